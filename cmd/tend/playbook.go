@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tend-project/tend/internal/apply"
+	"github.com/tend-project/tend/internal/report"
+)
+
+func init() {
+	register("playbook", "run playbooks, like ansible-playbook", cmdPlaybook)
+}
+
+// runFlags are the ansible-playbook flags shared by playbook and pull.
+type runFlags struct {
+	inventories, extra, tags, skipTags []string
+	limit, connection, user, key       string
+	becomeUser, vaultFile, backend     string
+	output, root                       string
+	check, diff, become, syntaxCheck   bool
+	forks, verbose                     int
+}
+
+func (f *runFlags) add(fs interface {
+	StringArrayVarP(*[]string, string, string, []string, string)
+	StringVarP(*string, string, string, string, string)
+	BoolVarP(*bool, string, string, bool, string)
+	IntVarP(*int, string, string, int, string)
+	CountVarP(*int, string, string, string)
+}) {
+	fs.StringArrayVarP(&f.inventories, "inventory", "i", nil, "inventory file, directory or host list (repeatable)")
+	fs.StringVarP(&f.limit, "limit", "l", "", "further limit hosts to a pattern")
+	fs.StringArrayVarP(&f.extra, "extra-vars", "e", nil, "extra variables: k=v, @file or JSON/YAML (repeatable)")
+	fs.BoolVarP(&f.check, "check", "C", false, "check mode: change nothing, report what would change")
+	fs.BoolVarP(&f.diff, "diff", "D", false, "show diffs of changed files")
+	fs.StringArrayVarP(&f.tags, "tags", "t", nil, "only run tasks tagged with these")
+	fs.StringArrayVarP(&f.skipTags, "skip-tags", "", nil, "skip tasks tagged with these")
+	fs.IntVarP(&f.forks, "forks", "f", 5, "hosts to run in parallel")
+	fs.StringVarP(&f.connection, "connection", "c", "", "connection type: local or ssh")
+	fs.StringVarP(&f.user, "user", "u", "", "connect as this user")
+	fs.StringVarP(&f.key, "private-key", "", "", "SSH private key file")
+	fs.BoolVarP(&f.become, "become", "b", false, "run operations with become (sudo)")
+	fs.StringVarP(&f.becomeUser, "become-user", "", "", "become this user (default root)")
+	fs.StringVarP(&f.vaultFile, "vault-password-file", "", "", "file with the vault password")
+	fs.StringVarP(&f.backend, "backend", "", "native", "native, ansible or auto")
+	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	fs.BoolVarP(&f.syntaxCheck, "syntax-check", "", false, "parse and validate the playbook, run nothing")
+	fs.CountVarP(&f.verbose, "verbose", "v", "more output (-vvv)")
+	fs.StringVarP(&f.root, "root", "", "", "map every local path under this directory and run no commands (demos, tests)")
+}
+
+func (f *runFlags) request(playbooks []string) apply.Request {
+	req := apply.Request{
+		Playbooks: playbooks, Inventories: splitList(f.inventories), Limit: f.limit, ExtraVars: f.extra,
+		Check: f.check, Diff: f.diff, Tags: splitList(f.tags), SkipTags: splitList(f.skipTags),
+		Forks: f.forks, Connection: f.connection, RemoteUser: f.user, PrivateKey: f.key,
+		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, Root: f.root,
+	}
+	// -i "a,b" is a host list, not two files: keep commas when the value
+	// is not an existing path.
+	req.Inventories = nil
+	for _, i := range f.inventories {
+		req.Inventories = append(req.Inventories, i)
+	}
+	level := slog.LevelWarn
+	if f.verbose > 0 {
+		level = slog.LevelInfo
+	}
+	if f.verbose > 2 {
+		level = slog.LevelDebug
+	}
+	req.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	switch f.output {
+	case "json":
+		req.Sink = &report.JSON{W: os.Stdout}
+	default:
+		req.Sink = &report.Text{W: os.Stdout, Diff: f.diff, Verbosity: f.verbose}
+	}
+	return req
+}
+
+func cmdPlaybook(args []string) error {
+	var f runFlags
+	fs := newFlags("playbook")
+	f.add(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return err
+		}
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() == 0 {
+		return exitf(2, "tend playbook: give at least one playbook")
+	}
+	if f.output != "text" && f.output != "json" {
+		return exitf(2, "--output must be text or json, got %q", f.output)
+	}
+	if f.backend != "native" && f.backend != "auto" && f.backend != "ansible" {
+		return exitf(2, "--backend must be native, ansible or auto, got %q", f.backend)
+	}
+	req := f.request(fs.Args())
+	if f.syntaxCheck {
+		if _, err := apply.Load(req.Playbooks); err != nil {
+			return &exitError{code: apply.ExitCode(nil, err), err: err}
+		}
+		fmt.Printf("\nplaybook: %s\n", req.Playbooks[0])
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := apply.Run(ctx, req)
+	code := apply.ExitCode(rep, err)
+	if code != 0 {
+		return &exitError{code: code, err: err}
+	}
+	return nil
+}

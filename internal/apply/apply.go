@@ -1,0 +1,287 @@
+// Package apply is the front door to a playbook run shared by `tend
+// playbook`, `tend pull` and the agent: it loads the inventory, extra vars
+// and playbooks, validates everything before the first change, connects to
+// hosts and runs the engine. It also maps a run's outcome to
+// ansible-playbook's exit codes.
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tend-project/tend/internal/engine"
+	"github.com/tend-project/tend/internal/facts"
+	"github.com/tend-project/tend/internal/host"
+	"github.com/tend-project/tend/internal/inventory"
+	"github.com/tend-project/tend/internal/playbook"
+	"github.com/tend-project/tend/internal/report"
+
+	_ "github.com/tend-project/tend/internal/module/all" // the built-in modules
+)
+
+// Request is one run of one or more playbooks.
+type Request struct {
+	Playbooks   []string
+	Inventories []string
+	Limit       string
+	ExtraVars   []string // raw -e values: k=v, @file, JSON/YAML
+	Check, Diff bool
+	Tags        []string
+	SkipTags    []string
+	Forks       int
+	Connection  string // "", "local" or "ssh"
+	RemoteUser  string
+	PrivateKey  string
+	Become      bool
+	BecomeUser  string
+	// VaultPasswordFile decrypts vault content.
+	VaultPasswordFile string
+	// Root maps every path on the local host under this directory and
+	// refuses commands (--root, for demos and tests).
+	Root string
+	Sink report.Sink
+	Log  *slog.Logger
+	// Connect overrides how hosts are reached (push mode, tests).
+	Connect engine.Connector
+}
+
+// ErrNoPlaybook is a missing playbook file (exit code 1).
+var ErrNoPlaybook = errors.New("the playbook could not be found")
+
+// Load parses and validates the playbooks without running anything.
+func Load(paths []string) ([]*playbook.Playbook, error) {
+	var pbs []*playbook.Playbook
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrNoPlaybook, p)
+		}
+		pb, err := engine.Load(p, rolesPath())
+		if err != nil {
+			return nil, err
+		}
+		pbs = append(pbs, pb)
+	}
+	return pbs, nil
+}
+
+func rolesPath() []string {
+	var out []string
+	if v := os.Getenv("ANSIBLE_ROLES_PATH"); v != "" {
+		out = append(out, filepath.SplitList(v)...)
+	}
+	return out
+}
+
+// Run validates everything, then runs the playbooks in order.
+func Run(ctx context.Context, req Request) (*report.Report, error) {
+	pbs, err := Load(req.Playbooks)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := LoadInventory(req.Inventories)
+	if err != nil {
+		return nil, fmt.Errorf("%w:\n%v", engine.ErrParse, err)
+	}
+	extra, err := ParseExtraVars(req.ExtraVars)
+	if err != nil {
+		return nil, err
+	}
+	opts := engine.Options{
+		Inventory: inv, Limit: req.Limit, ExtraVars: extra, Check: req.Check, Diff: req.Diff,
+		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log,
+		RolesPath: rolesPath(),
+		Facts:     facts.Gather,
+	}
+	opts.Connect = req.Connect
+	if opts.Connect == nil {
+		opts.Connect = localConnector(req)
+	}
+	var total *report.Report
+	for _, pb := range pbs {
+		rep, err := engine.New(opts).Run(ctx, pb)
+		total = mergeReports(total, rep)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func mergeReports(a, b *report.Report) *report.Report {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	a.Plays = append(a.Plays, b.Plays...)
+	for h, s := range b.Stats {
+		if t, ok := a.Stats[h]; ok {
+			t.OK += s.OK
+			t.Changed += s.Changed
+			t.Failed += s.Failed
+			t.Skipped += s.Skipped
+			t.Unreachable += s.Unreachable
+			t.Rescued += s.Rescued
+			t.Ignored += s.Ignored
+		} else {
+			a.Stats[h] = s
+		}
+	}
+	a.End = b.End
+	return a
+}
+
+// localConnector reaches hosts whose connection is local; ssh hosts are
+// unreachable until push mode is wired in.
+func localConnector(req Request) engine.Connector {
+	local := host.Host(host.NewLocal())
+	if req.Root != "" {
+		local = host.Rooted(local, req.Root)
+	}
+	return func(ctx context.Context, name string, vars map[string]any) (host.Host, error) {
+		conn := req.Connection
+		if c, ok := vars["ansible_connection"].(string); ok && conn == "" {
+			conn = c
+		}
+		if conn == "" && (name == "localhost" || name == "127.0.0.1") {
+			conn = "local"
+		}
+		switch conn {
+		case "local":
+			return local, nil
+		case "", "ssh", "smart", "paramiko":
+			return nil, fmt.Errorf("Failed to connect to the host via ssh: push mode over SSH is not available in this build")
+		}
+		return nil, fmt.Errorf("connection plugin %q is not supported (use local or ssh)", conn)
+	}
+}
+
+// LoadInventory loads -i sources; none means the implicit localhost.
+func LoadInventory(sources []string) (*inventory.Inventory, error) {
+	if len(sources) == 0 {
+		if _, err := os.Stat("/etc/ansible/hosts"); err == nil {
+			sources = []string{"/etc/ansible/hosts"}
+		} else {
+			return inventory.Empty(), nil
+		}
+	}
+	return inventory.Load(sources, inventory.Options{})
+}
+
+// ParseExtraVars parses -e values: "k=v k2=v2", "@file.yml", or a JSON/YAML
+// document; later values win.
+func ParseExtraVars(vals []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		switch {
+		case strings.HasPrefix(v, "@"):
+			data, err := os.ReadFile(v[1:])
+			if err != nil {
+				return nil, fmt.Errorf("extra vars: %w", err)
+			}
+			m, err := decodeMap(data, v[1:])
+			if err != nil {
+				return nil, err
+			}
+			for k, x := range m {
+				out[k] = x
+			}
+		case strings.HasPrefix(v, "{") || strings.HasPrefix(v, "---"):
+			var m map[string]any
+			if json.Unmarshal([]byte(v), &m) != nil {
+				var err error
+				m, err = decodeMap([]byte(v), "extra vars")
+				if err != nil {
+					return nil, err
+				}
+			}
+			for k, x := range m {
+				out[k] = normJSON(x)
+			}
+		default:
+			kv, err := playbook.ParseKV(v, nil)
+			if err != nil {
+				return nil, fmt.Errorf("extra vars %q: %w", v, err)
+			}
+			if raw, ok := kv["_raw_params"]; ok {
+				return nil, fmt.Errorf("extra vars %q: expected k=v pairs, @file or a JSON/YAML mapping (got %q)", v, raw)
+			}
+			for k, x := range kv {
+				out[k] = x
+			}
+		}
+	}
+	return out, nil
+}
+
+func decodeMap(data []byte, name string) (map[string]any, error) {
+	v, err := playbook.DecodeBytes(data, name)
+	if err != nil {
+		return nil, fmt.Errorf("extra vars: %w", err)
+	}
+	if v == nil {
+		return map[string]any{}, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("extra vars %s: must be a mapping", name)
+	}
+	return m, nil
+}
+
+// normJSON turns JSON numbers that are whole into ints, as Python's json does.
+func normJSON(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int(x)) {
+			return int(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normJSON(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normJSON(e)
+		}
+	}
+	return v
+}
+
+// ExitCode maps a run to ansible-playbook's exit codes: 0 ok, 1 error,
+// 2 a host failed, 4 a host unreachable or the playbook did not parse.
+func ExitCode(rep *report.Report, err error) int {
+	if err != nil {
+		if errors.Is(err, engine.ErrParse) {
+			return 4
+		}
+		if errors.Is(err, ErrNoPlaybook) {
+			return 1
+		}
+		if rep == nil {
+			return 1
+		}
+	}
+	if rep == nil {
+		return 0
+	}
+	t := rep.Totals()
+	switch {
+	case t.Unreachable > 0:
+		return 4
+	case t.Failed > 0:
+		return 2
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}

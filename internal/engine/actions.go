@@ -1,0 +1,365 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/playbook"
+	"github.com/tend-project/tend/internal/report"
+	"github.com/tend-project/tend/internal/template"
+)
+
+type actionFunc func(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult
+
+// engineActions are the actions that need the engine (variables, flow)
+// rather than a host.
+var engineActions map[string]actionFunc
+
+// controlActions are handled by runTask itself.
+var controlActions = map[string]bool{"include_tasks": true, "include": true, "include_role": true,
+	"import_tasks": true, "import_role": true, "meta": true, "import_playbook": true}
+
+func init() {
+	engineActions = map[string]actionFunc{
+		"debug":        actDebug,
+		"set_fact":     actSetFact,
+		"assert":       actAssert,
+		"fail":         actFail,
+		"include_vars": actIncludeVars,
+		"ping":         actPing,
+	}
+}
+
+// IsAction reports whether name is a module or an engine action (short or
+// ansible.builtin.* name).
+func IsAction(name string) bool {
+	s := playbook.ShortName(name)
+	if _, ok := engineActions[s]; ok {
+		return true
+	}
+	if controlActions[s] {
+		return true
+	}
+	return module.IsModule(name)
+}
+
+var actionSpecs = map[string]module.Spec{
+	"debug":         {"msg": {Type: module.TypeRaw}, "var": {Type: module.TypeRaw}, "verbosity": {Type: module.TypeInt}},
+	"assert":        {"that": {Type: module.TypeRaw, Required: true}, "msg": {Type: module.TypeRaw}, "fail_msg": {Type: module.TypeRaw}, "success_msg": {Type: module.TypeRaw}, "quiet": {Type: module.TypeBool}},
+	"fail":          {"msg": {Type: module.TypeRaw}},
+	"include_vars":  {"file": {Type: module.TypeStr}, "dir": {Type: module.TypeStr}, "name": {Type: module.TypeStr}, "files_matching": {Type: module.TypeStr}, "depth": {Type: module.TypeInt}, "extensions": {Type: module.TypeList}, "ignore_unknown_extensions": {Type: module.TypeBool}, "ignore_files": {Type: module.TypeList}, "hash_behaviour": {Type: module.TypeStr}},
+	"ping":          {"data": {Type: module.TypeStr}},
+	"meta":          {},
+	"include_tasks": {"file": {Type: module.TypeStr}, "apply": {Type: module.TypeDict}},
+	"include_role":  {"name": {Type: module.TypeStr, Required: true}, "tasks_from": {Type: module.TypeStr}, "vars_from": {Type: module.TypeStr}, "defaults_from": {Type: module.TypeStr}, "handlers_from": {Type: module.TypeStr}, "public": {Type: module.TypeBool}, "allow_duplicates": {Type: module.TypeBool}, "apply": {Type: module.TypeDict}, "rolespec_validate": {Type: module.TypeBool}},
+}
+
+func actDebug(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	res := report.TaskResult{Status: report.StatusOK, Values: map[string]any{}}
+	if v, ok := t.Args["var"]; ok {
+		name := strings.TrimSpace(fmt.Sprint(v))
+		val, err := r.tmpl.Eval(name, vars)
+		var shown any = val
+		if err != nil {
+			shown = "VARIABLE IS NOT DEFINED!"
+		} else {
+			shown = template.ToGo(val)
+			// a value that is itself a template string is shown rendered
+			if s, ok := shown.(string); ok && template.IsTemplated(s) {
+				if rs, err := r.tmpl.Render(s, vars); err == nil {
+					shown = template.ToGo(rs)
+				}
+			}
+		}
+		res.Values[name] = shown
+		res.Values["_tend_debug"] = map[string]any{name: shown}
+		return res
+	}
+	msg := any("Hello world!")
+	if m, ok := t.Args["msg"]; ok {
+		v, err := r.tmpl.RenderData(m, vars)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+		}
+		msg = template.ToGo(v)
+	} else if raw, ok := t.Args["_raw_params"]; ok {
+		msg = raw
+	}
+	res.Values["msg"] = msg
+	res.Values["_tend_debug"] = map[string]any{"msg": msg}
+	return res
+}
+
+func actSetFact(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	facts := map[string]any{}
+	for k, v := range t.Args {
+		if k == "cacheable" {
+			continue
+		}
+		rv, err := r.tmpl.RenderData(v, vars)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+		}
+		rv = template.ToGo(rv)
+		// k=v form gives strings; Ansible converts "yes"/"true" to booleans there
+		if s, ok := rv.(string); ok {
+			if _, isStr := v.(string); isStr && !template.IsTemplated(v.(string)) && isKVBool(s) {
+				rv, _ = module.ToBool(s)
+			}
+		}
+		facts[k] = rv
+	}
+	if len(facts) == 0 {
+		return report.TaskResult{Status: report.StatusFailed, Msg: "No key/value pairs provided, at least one is required for this action to succeed"}
+	}
+	return report.TaskResult{Status: report.StatusOK, Values: map[string]any{"ansible_facts": facts, "_tend_set_fact": facts}}
+}
+
+func isKVBool(s string) bool {
+	switch strings.ToLower(s) {
+	case "yes", "no", "true", "false":
+		return true
+	}
+	return false
+}
+
+func actAssert(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	that := t.Args["that"]
+	conds, ok := that.([]any)
+	if !ok {
+		conds = []any{that}
+	}
+	for _, c := range conds {
+		ok, err := r.evalConds([]any{c}, vars)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+		}
+		if !ok {
+			msg := any("Assertion failed")
+			for _, k := range []string{"fail_msg", "msg"} {
+				if m, ok := t.Args[k]; ok {
+					v, err := r.tmpl.RenderData(m, vars)
+					if err == nil {
+						msg = template.ToGo(v)
+					}
+					break
+				}
+			}
+			return report.TaskResult{Status: report.StatusFailed, Msg: fmt.Sprint(msg),
+				Values: map[string]any{"assertion": fmt.Sprint(c), "evaluated_to": false, "msg": msg}}
+		}
+	}
+	msg := any("All assertions passed")
+	if m, ok := t.Args["success_msg"]; ok {
+		if v, err := r.tmpl.RenderData(m, vars); err == nil {
+			msg = template.ToGo(v)
+		}
+	}
+	res := report.TaskResult{Status: report.StatusOK, Values: map[string]any{"msg": msg}}
+	if q, _ := boolish(t.Args["quiet"]); !q {
+		res.Values["_tend_debug"] = map[string]any{"changed": false, "msg": msg}
+	}
+	return res
+}
+
+func actFail(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	msg := "Failed as requested from task"
+	if m, ok := t.Args["msg"]; ok {
+		v, err := r.tmpl.RenderData(m, vars)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+		}
+		msg = fmt.Sprint(template.ToGo(v))
+	}
+	return report.TaskResult{Status: report.StatusFailed, Msg: msg, Values: map[string]any{"msg": msg}}
+}
+
+func actPing(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	data := "pong"
+	if d, ok := t.Args["data"]; ok {
+		data = fmt.Sprint(d)
+	}
+	return report.TaskResult{Status: report.StatusOK, Values: map[string]any{"ping": data}}
+}
+
+func actIncludeVars(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	args, err := r.renderArgs(t.Args, vars)
+	if err != nil {
+		return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+	}
+	file, _ := args["file"].(string)
+	if file == "" {
+		file, _ = args["_raw_params"].(string)
+	}
+	var files []string
+	if dir, ok := args["dir"].(string); ok && dir != "" {
+		d := r.findPath(pl, sc, t, "vars", dir)
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+		}
+		for _, e := range entries {
+			ext := filepath.Ext(e.Name())
+			if !e.IsDir() && (ext == ".yml" || ext == ".yaml" || ext == ".json") {
+				files = append(files, filepath.Join(d, e.Name()))
+			}
+		}
+	} else if file != "" {
+		files = []string{r.findPath(pl, sc, t, "vars", file)}
+	} else {
+		return report.TaskResult{Status: report.StatusFailed, Msg: "include_vars needs file or dir"}
+	}
+	all := map[string]any{}
+	for _, f := range files {
+		m, err := r.readVarsFile(f)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+		}
+		for k, v := range m {
+			all[k] = v
+		}
+	}
+	if name, ok := args["name"].(string); ok && name != "" {
+		all = map[string]any{name: all}
+	}
+	return report.TaskResult{Status: report.StatusOK, Values: map[string]any{"ansible_facts": all, "_tend_include_vars": all, "ansible_included_var_files": files}}
+}
+
+// findPath resolves a relative path the way Ansible's action plugins do:
+// the role's subdir kind, the role, the task file's dir, the playbook dir.
+func (r *Runner) findPath(pl *play, sc *scope, t *playbook.Task, kind, rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	var cands []string
+	role := sc.role
+	if role == nil {
+		role = t.Role
+	}
+	if role != nil {
+		cands = append(cands, filepath.Join(role.Path, kind, rel), filepath.Join(role.Path, rel))
+	}
+	if t.Dir != "" {
+		cands = append(cands, filepath.Join(t.Dir, kind, rel), filepath.Join(t.Dir, rel))
+	}
+	cands = append(cands, filepath.Join(pl.pb.Dir, kind, rel), filepath.Join(pl.pb.Dir, rel))
+	if pl.p.Dir != pl.pb.Dir {
+		cands = append(cands, filepath.Join(pl.p.Dir, kind, rel), filepath.Join(pl.p.Dir, rel))
+	}
+	for _, c := range cands {
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	return cands[len(cands)-1]
+}
+
+func (r *Runner) findFile(pl *play, sc *scope, t *playbook.Task, kind, rel string) (string, error) {
+	p := r.findPath(pl, sc, t, kind, rel)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("Could not find or access '%s'\nSearched in:\n\t%s", rel, strings.Join(r.searchDirs(pl, sc, t, kind), "\n\t"))
+	}
+	return p, nil
+}
+
+func (r *Runner) searchDirs(pl *play, sc *scope, t *playbook.Task, kind string) []string {
+	var out []string
+	role := sc.role
+	if role == nil {
+		role = t.Role
+	}
+	if role != nil {
+		out = append(out, filepath.Join(role.Path, kind), role.Path)
+	}
+	out = append(out, filepath.Join(pl.pb.Dir, kind), pl.pb.Dir)
+	return out
+}
+
+// renderTemplateText renders a template file's text with include search
+// paths set to the template dirs.
+func (r *Runner) renderTemplateText(pl *play, sc *scope, t *playbook.Task, text string, vars template.Vars) (string, error) {
+	e := r.tmpl.WithSearchPaths(r.searchDirs(pl, sc, t, "templates"))
+	return e.RenderString(text, vars)
+}
+
+func os_ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// sequence implements with_sequence ("start=1 end=5 format=x%02d" or "1-5").
+func sequence(spec string) ([]any, error) {
+	start, end, stride := 1, 0, 1
+	format := "%d"
+	for _, f := range strings.Fields(spec) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			a, b, _ := strings.Cut(f, "-")
+			start, _ = strconv.Atoi(a)
+			end, _ = strconv.Atoi(b)
+			continue
+		}
+		switch k {
+		case "start":
+			start, _ = strconv.Atoi(v)
+		case "end":
+			end, _ = strconv.Atoi(v)
+		case "count":
+			n, _ := strconv.Atoi(v)
+			end = start + n - 1
+		case "stride":
+			stride, _ = strconv.Atoi(v)
+		case "format":
+			format = v
+		}
+	}
+	if stride == 0 {
+		return nil, fmt.Errorf("with_sequence: stride must not be 0")
+	}
+	var out []any
+	for i := start; (stride > 0 && i <= end) || (stride < 0 && i >= end); i += stride {
+		out = append(out, fmt.Sprintf(format, i))
+	}
+	return out, nil
+}
+
+func nested(lists []any) []any {
+	out := []any{[]any{}}
+	for _, l := range lists {
+		ll, _ := l.([]any)
+		var next []any
+		for _, prefix := range out {
+			for _, e := range ll {
+				p := append(append([]any{}, prefix.([]any)...), e)
+				next = append(next, p)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+func together(lists []any) []any {
+	maxLen := 0
+	for _, l := range lists {
+		if ll, ok := l.([]any); ok && len(ll) > maxLen {
+			maxLen = len(ll)
+		}
+	}
+	var out []any
+	for i := 0; i < maxLen; i++ {
+		var row []any
+		for _, l := range lists {
+			ll, _ := l.([]any)
+			if i < len(ll) {
+				row = append(row, ll[i])
+			} else {
+				row = append(row, nil)
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}

@@ -1,0 +1,458 @@
+// Package engine runs parsed playbooks: plays over hosts, tasks with their
+// keywords (when, loop, register, notify, blocks, ...), handlers, check and
+// diff mode, variable precedence and the Ansible-like actions that need the
+// engine itself (debug, set_fact, assert, fail, meta, include_*). Modules do
+// the work on hosts through host.Host; the engine decides what runs where.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tend-project/tend/internal/host"
+	"github.com/tend-project/tend/internal/inventory"
+	"github.com/tend-project/tend/internal/playbook"
+	"github.com/tend-project/tend/internal/report"
+	"github.com/tend-project/tend/internal/template"
+)
+
+// Connector opens the Host for an inventory host given its variables
+// (ansible_connection, ansible_host, ...). An error makes the host
+// unreachable.
+type Connector func(ctx context.Context, name string, vars map[string]any) (host.Host, error)
+
+// FactGatherer gathers ansible_facts for a host.
+type FactGatherer func(ctx context.Context, h host.Host) (map[string]any, error)
+
+// Options configure a run.
+type Options struct {
+	Inventory *inventory.Inventory
+	Limit     string
+	ExtraVars map[string]any
+	Check     bool
+	Diff      bool
+	Tags      []string
+	SkipTags  []string
+	Forks     int
+	Connect   Connector
+	Facts     FactGatherer
+	Sink      report.Sink
+	Log       *slog.Logger
+	// Decrypt decrypts ansible-vault data (vars files, !vault values); nil
+	// means vault content is an error.
+	Decrypt func(data []byte) ([]byte, error)
+	// StartAtTask etc. could follow; RolesPath adds role search dirs.
+	RolesPath []string
+}
+
+// ErrParse wraps playbook parse/validation errors (exit code 4).
+var ErrParse = errors.New("playbook does not parse")
+
+// Runner executes playbooks.
+type Runner struct {
+	opts    Options
+	tmpl    *template.Engine
+	rep     *report.Report
+	hosts   map[string]*hostState
+	mu      sync.Mutex
+	loader  *playbook.Loader
+	secrets []string
+}
+
+// New returns a runner.
+func New(opts Options) *Runner {
+	if opts.Forks <= 0 {
+		opts.Forks = 5
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Inventory == nil {
+		opts.Inventory = inventory.Empty()
+	}
+	if opts.Sink == nil {
+		opts.Sink = report.Multi{}
+	}
+	r := &Runner{opts: opts, tmpl: template.New(template.Options{}), hosts: map[string]*hostState{}}
+	r.loader = playbook.NewLoader(IsAction)
+	r.loader.RolesPath = opts.RolesPath
+	return r
+}
+
+// Load parses a playbook with this runner's action set; errors wrap ErrParse.
+func Load(path string, rolesPath []string) (*playbook.Playbook, error) {
+	l := playbook.NewLoader(IsAction)
+	l.RolesPath = rolesPath
+	pb := l.LoadPlaybook(path)
+	if err := l.Errs.Err(); err != nil {
+		return nil, fmt.Errorf("%w:\n%v", ErrParse, err)
+	}
+	if errs := Validate(pb); len(errs) > 0 {
+		return nil, fmt.Errorf("%w:\n%v", ErrParse, errs)
+	}
+	return pb, nil
+}
+
+// Run runs every play of pb and returns the report. The error is non-nil
+// only for problems that stop the whole run (not for failed tasks).
+func (r *Runner) Run(ctx context.Context, pb *playbook.Playbook) (*report.Report, error) {
+	r.rep = &report.Report{Stats: map[string]*report.Recap{}, Check: r.opts.Check, Start: time.Now()}
+	defer func() {
+		r.rep.End = time.Now()
+		r.opts.Sink.End(r.rep)
+	}()
+	for _, p := range pb.Plays {
+		if err := ctx.Err(); err != nil {
+			return r.rep, err
+		}
+		if err := r.runPlay(ctx, pb, p); err != nil {
+			return r.rep, err
+		}
+	}
+	return r.rep, nil
+}
+
+// hostState is what the engine knows of one host across a run.
+type hostState struct {
+	name     string
+	h        host.Host
+	connErr  error
+	invVars  map[string]any
+	facts    map[string]any // ansible_facts
+	cached   map[string]any // set_fact and register
+	incVars  map[string]any // include_vars
+	failed   bool
+	unreach  bool
+	ended    bool // meta: end_host
+	notified map[string]bool
+	recap    *report.Recap
+	mu       sync.Mutex
+}
+
+func (r *Runner) hostFor(ctx context.Context, name, playDir string) (*hostState, error) {
+	if hs, ok := r.hosts[name]; ok {
+		return hs, nil
+	}
+	iv, err := r.opts.Inventory.HostVars(name, playDir)
+	if err != nil {
+		return nil, err
+	}
+	hs := &hostState{name: name, invVars: iv, cached: map[string]any{}, incVars: map[string]any{}, notified: map[string]bool{}}
+	hs.recap = &report.Recap{}
+	r.rep.Stats[name] = hs.recap
+	r.hosts[name] = hs
+	return hs, nil
+}
+
+// connect opens the host's connection lazily, once per run.
+func (r *Runner) connect(ctx context.Context, hs *hostState, vars map[string]any) error {
+	if hs.h != nil || hs.connErr != nil {
+		return hs.connErr
+	}
+	if r.opts.Connect == nil {
+		hs.h = host.NewLocal()
+		return nil
+	}
+	h, err := r.opts.Connect(ctx, hs.name, vars)
+	if err != nil {
+		hs.connErr = err
+		return err
+	}
+	hs.h = h
+	return nil
+}
+
+// play is the state of one running play.
+type play struct {
+	p        *playbook.Play
+	pb       *playbook.Playbook
+	hosts    []*hostState
+	vars     map[string]any
+	handlers []*handler
+	rep      *report.Play
+	roleSeen map[string]bool
+	check    bool
+	ended    bool
+}
+
+type handler struct {
+	task  *playbook.Task
+	scope *scope
+}
+
+func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook.Play) error {
+	name := p.Name
+	// Host pattern may use extra vars / play vars.
+	pattern := p.Hosts
+	if template.IsTemplated(pattern) {
+		s, err := r.tmpl.RenderString(pattern, template.Vars(merge(p.Vars, r.opts.ExtraVars)))
+		if err != nil {
+			return fmt.Errorf("%s: hosts: %w", p.Pos, err)
+		}
+		pattern = s
+	}
+	names, err := r.opts.Inventory.Match(pattern)
+	if err != nil {
+		return fmt.Errorf("%s: hosts: %w", p.Pos, err)
+	}
+	if r.opts.Limit != "" {
+		names, err = r.opts.Inventory.Limit(names, r.opts.Limit)
+		if err != nil {
+			return err
+		}
+	}
+	if name == "" {
+		name = pattern
+	}
+	pl := &play{p: p, pb: pb, rep: &report.Play{Name: name, Hosts: names}, roleSeen: map[string]bool{}, check: r.opts.Check}
+	r.rep.Plays = append(r.rep.Plays, pl.rep)
+	r.opts.Sink.PlayStart(name, names)
+	if len(names) == 0 {
+		return nil
+	}
+	if b, ok := boolish(p.CheckMode); ok {
+		pl.check = b
+	}
+	for _, n := range names {
+		hs, err := r.hostFor(ctx, n, p.Dir)
+		if err != nil {
+			return err
+		}
+		if !hs.unreach {
+			hs.failed = false
+			pl.hosts = append(pl.hosts, hs)
+		}
+	}
+	pl.vars = map[string]any{}
+	for k, v := range p.Vars {
+		pl.vars[k] = v
+	}
+	root := &scope{play: pl, dir: p.Dir, tags: p.Tags}
+
+	// vars_files are loaded per play (with the first host's vars for templated names).
+	if err := r.loadVarsFiles(ctx, pl, root); err != nil {
+		return err
+	}
+	// Handlers: role handlers first, then the play's, as Ansible orders them.
+	var roleBlocks []*playbook.Task
+	for _, ref := range p.Roles {
+		roleBlocks = append(roleBlocks, r.roleBlock(pl, ref, nil)...)
+	}
+	for _, h := range p.Handlers {
+		pl.handlers = append(pl.handlers, &handler{task: h, scope: &scope{play: pl, dir: p.Dir, tags: p.Tags, handler: true}})
+	}
+
+	// Gather facts.
+	gather := p.GatherFacts == nil || *p.GatherFacts
+	if gather && r.tagsAllow([]string{"always"}) {
+		r.gatherFacts(ctx, pl, root)
+	}
+	r.runList(ctx, pl, root, p.PreTasks)
+	r.flushHandlers(ctx, pl)
+	r.runList(ctx, pl, root, roleBlocks)
+	r.runList(ctx, pl, root, p.Tasks)
+	r.flushHandlers(ctx, pl)
+	r.runList(ctx, pl, root, p.PostTasks)
+	r.flushHandlers(ctx, pl)
+	return nil
+}
+
+func (r *Runner) loadVarsFiles(ctx context.Context, pl *play, sc *scope) error {
+	if len(pl.p.VarsFiles) == 0 {
+		return nil
+	}
+	var vars template.Vars
+	if len(pl.hosts) > 0 {
+		vars = r.varsFor(pl.hosts[0], sc, nil)
+	} else {
+		vars = template.Vars(merge(pl.vars, r.opts.ExtraVars))
+	}
+	for _, vf := range pl.p.VarsFiles {
+		cands := []any{vf}
+		if l, ok := vf.([]any); ok {
+			cands = l // first found
+		}
+		var lastErr error
+		loaded := false
+		for _, c := range cands {
+			name, err := r.tmpl.RenderString(fmt.Sprint(c), vars)
+			if err != nil {
+				return fmt.Errorf("%s: vars_files: %w", pl.p.Pos, err)
+			}
+			path := name
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(pl.p.Dir, name)
+			}
+			m, err := r.readVarsFile(path)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			for k, v := range m {
+				pl.vars[k] = v
+			}
+			loaded = true
+			break
+		}
+		if !loaded {
+			return fmt.Errorf("%s: vars_files: %w", pl.p.Pos, lastErr)
+		}
+	}
+	return nil
+}
+
+// readVarsFile reads a YAML/JSON vars file, decrypting vault content.
+func (r *Runner) readVarsFile(path string) (map[string]any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(string(data), "$ANSIBLE_VAULT") {
+		if r.opts.Decrypt == nil {
+			return nil, fmt.Errorf("%s is vault-encrypted: give --vault-password-file", path)
+		}
+		data, err = r.opts.Decrypt(data)
+		if err != nil {
+			return nil, fmt.Errorf("decrypt %s: %w", path, err)
+		}
+	}
+	v, err := playbook.DecodeBytes(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return map[string]any{}, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: a vars file must hold a mapping", path)
+	}
+	return m, nil
+}
+
+func (r *Runner) gatherFacts(ctx context.Context, pl *play, sc *scope) {
+	r.opts.Sink.TaskStart("Gathering Facts", false)
+	results := r.parallel(ctx, pl.hosts, func(hs *hostState) report.TaskResult {
+		res := report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: "Gathering Facts", Action: "gather_facts", Start: time.Now()}
+		vars := r.varsFor(hs, sc, nil)
+		if err := r.connect(ctx, hs, vars); err != nil {
+			res.Status, res.Msg = report.StatusUnreachable, err.Error()
+			return res
+		}
+		if hs.facts == nil && r.opts.Facts != nil {
+			f, err := r.opts.Facts(ctx, hs.h)
+			if err != nil {
+				res.Status, res.Msg = report.StatusFailed, "gathering facts: "+err.Error()
+				return res
+			}
+			hs.facts = f
+		}
+		if hs.facts == nil {
+			hs.facts = map[string]any{}
+		}
+		res.Status = report.StatusOK
+		res.Duration = time.Since(res.Start).Seconds()
+		return res
+	})
+	for _, res := range results {
+		r.record(pl, res)
+	}
+}
+
+// parallel runs fn for each active host, at most Forks at once, and returns
+// results in host order.
+func (r *Runner) parallel(ctx context.Context, hosts []*hostState, fn func(*hostState) report.TaskResult) []report.TaskResult {
+	out := make([]report.TaskResult, len(hosts))
+	if len(hosts) == 1 || r.opts.Forks == 1 {
+		for i, hs := range hosts {
+			out[i] = fn(hs)
+		}
+		return out
+	}
+	sem := make(chan struct{}, r.opts.Forks)
+	var wg sync.WaitGroup
+	for i, hs := range hosts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = fn(hs)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// record adds a result to the report, the recap and the sink.
+func (r *Runner) record(pl *play, res report.TaskResult) {
+	if res.Status == "" {
+		return
+	}
+	hs := r.hosts[res.Host]
+	pl.rep.Tasks = append(pl.rep.Tasks, res)
+	r.opts.Sink.TaskResult(res)
+	if hs == nil {
+		return
+	}
+	switch res.Status {
+	case report.StatusOK:
+		hs.recap.OK++
+	case report.StatusChanged:
+		hs.recap.OK++
+		hs.recap.Changed++
+	case report.StatusSkipped:
+		hs.recap.Skipped++
+	case report.StatusFailed:
+		if res.Ignored {
+			hs.recap.OK++
+			hs.recap.Ignored++
+			if res.Changed {
+				hs.recap.Changed++
+			}
+		} else {
+			hs.recap.Failed++
+		}
+	case report.StatusUnreachable:
+		hs.recap.Unreachable++
+		hs.unreach = true
+	}
+}
+
+// active returns the hosts of the play still running.
+func active(hosts []*hostState) []*hostState {
+	var out []*hostState
+	for _, hs := range hosts {
+		if !hs.failed && !hs.unreach && !hs.ended {
+			out = append(out, hs)
+		}
+	}
+	return out
+}
+
+func merge(maps ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

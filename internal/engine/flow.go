@@ -1,0 +1,368 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tend-project/tend/internal/playbook"
+	"github.com/tend-project/tend/internal/report"
+	"github.com/tend-project/tend/internal/template"
+)
+
+// tagsAllow applies -t/--skip-tags the way Ansible's evaluate_tags does.
+func (r *Runner) tagsAllow(taskTags []string) bool {
+	tags := map[string]bool{}
+	for _, t := range taskTags {
+		tags[t] = true
+	}
+	if len(tags) == 0 {
+		tags["untagged"] = true
+	}
+	only := map[string]bool{}
+	for _, t := range r.opts.Tags {
+		only[t] = true
+	}
+	if len(only) == 0 {
+		only["all"] = true
+	}
+	skip := map[string]bool{}
+	for _, t := range r.opts.SkipTags {
+		skip[t] = true
+	}
+	intersects := func(a, b map[string]bool) bool {
+		for k := range a {
+			if b[k] {
+				return true
+			}
+		}
+		return false
+	}
+	run := false
+	switch {
+	case tags["always"]:
+		run = true
+	case only["all"] && !tags["never"]:
+		run = true
+	case intersects(tags, only):
+		run = true
+	case only["tagged"] && !tags["untagged"] && !tags["never"]:
+		run = true
+	}
+	if run && len(skip) > 0 {
+		switch {
+		case skip["all"]:
+			if !tags["always"] || skip["always"] {
+				run = false
+			}
+		case intersects(tags, skip):
+			run = false
+		case skip["tagged"] && !tags["untagged"]:
+			run = false
+		}
+	}
+	return run
+}
+
+// roleBlock turns a role reference into blocks: its dependencies first, then
+// its own tasks; a role already run in this play with the same parameters is
+// skipped unless it allows duplicates.
+func (r *Runner) roleBlock(pl *play, ref *playbook.RoleRef, parent *scope) []*playbook.Task {
+	if ref.Role == nil {
+		return nil
+	}
+	key := ref.Role.Path + "|" + fmt.Sprint(ref.Params)
+	if pl.roleSeen[key] && !ref.Role.AllowDuplicates {
+		return nil
+	}
+	pl.roleSeen[key] = true
+	var out []*playbook.Task
+	for _, dep := range ref.Role.Deps {
+		for _, b := range r.roleBlock(pl, dep, parent) {
+			// the parent's tags and conditions apply to its dependencies
+			b.Tags = append(append([]string{}, ref.Tags...), b.Tags...)
+			b.When = append(append([]any{}, ref.When...), b.When...)
+			out = append(out, b)
+		}
+	}
+	r.addRoleHandlers(pl, ref, nil)
+	out = append(out, &playbook.Task{Pos: ref.Pos, Block: ref.Role.Tasks, Imported: true, RoleRef: ref, When: ref.When, Tags: ref.Tags, Vars: ref.Vars})
+	return out
+}
+
+// addRoleHandlers adds a role's handlers to the play once.
+func (r *Runner) addRoleHandlers(pl *play, ref *playbook.RoleRef, sc *scope) {
+	if ref.Role == nil || len(ref.Role.Handlers) == 0 {
+		return
+	}
+	for _, h := range pl.handlers {
+		if h.task.Role == ref.Role {
+			return
+		}
+	}
+	hs := &scope{play: pl, role: ref.Role, roleRef: ref, dir: ref.Role.Path, handler: true, tags: pl.p.Tags}
+	if sc != nil {
+		c := *sc
+		c.role, c.roleRef, c.handler, c.dir = ref.Role, ref, true, ref.Role.Path
+		hs = &c
+	}
+	var role []*handler
+	for _, t := range ref.Role.Handlers {
+		role = append(role, &handler{task: t, scope: hs})
+	}
+	// role handlers go before the play's own handlers
+	n := 0
+	for n < len(pl.handlers) && pl.handlers[n].task.Role != nil {
+		n++
+	}
+	pl.handlers = append(pl.handlers[:n], append(role, pl.handlers[n:]...)...)
+}
+
+// handlerNames lists the names a handler answers to.
+func (r *Runner) handlerNames(pl *play, h *handler) []string {
+	t := h.task
+	var names []string
+	if t.Name != "" {
+		n := t.Name
+		if template.IsTemplated(n) {
+			if s, err := r.tmpl.RenderString(n, template.Vars(merge(pl.vars, r.opts.ExtraVars))); err == nil {
+				n = s
+			}
+		}
+		names = append(names, n)
+		if t.Role != nil {
+			names = append(names, t.Role.Name+" : "+n)
+		}
+	}
+	names = append(names, t.Listen...)
+	return names
+}
+
+// flushHandlers runs every notified handler, in the order they are defined,
+// on the hosts that notified it.
+func (r *Runner) flushHandlers(ctx context.Context, pl *play) {
+	for _, h := range pl.handlers {
+		if pl.ended {
+			return
+		}
+		names := r.handlerNames(pl, h)
+		var hosts []*hostState
+		for _, hs := range active(pl.hosts) {
+			hs.mu.Lock()
+			hit := false
+			for _, n := range names {
+				if hs.notified[n] {
+					hit = true
+				}
+			}
+			hs.mu.Unlock()
+			if hit {
+				hosts = append(hosts, hs)
+			}
+		}
+		if len(hosts) == 0 {
+			continue
+		}
+		for _, hs := range hosts {
+			hs.mu.Lock()
+			for _, n := range names {
+				delete(hs.notified, n)
+			}
+			hs.mu.Unlock()
+		}
+		r.runTask(ctx, pl, h.scope, h.task, hosts)
+	}
+}
+
+// runMeta handles meta: tasks.
+func (r *Runner) runMeta(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hosts []*hostState) {
+	what, _ := t.Args["_raw_params"].(string)
+	what = strings.TrimSpace(what)
+	r.opts.Sink.TaskStart(r.taskName(pl, sc, t, hosts[0]), sc.handler)
+	var applies []*hostState
+	for _, hs := range hosts {
+		ok, err := r.when(sc, t, r.varsFor(hs, sc, t.Vars))
+		if err != nil {
+			r.record(pl, report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: "meta", Action: "meta", Status: report.StatusFailed, Msg: err.Error()})
+			hs.failed = true
+			continue
+		}
+		if ok {
+			applies = append(applies, hs)
+		}
+	}
+	switch what {
+	case "flush_handlers":
+		r.flushHandlers(ctx, pl)
+	case "end_play":
+		if len(applies) > 0 {
+			pl.ended = true
+		}
+	case "end_host":
+		for _, hs := range applies {
+			hs.ended = true
+		}
+	case "clear_host_errors":
+		for _, hs := range pl.hosts {
+			hs.failed = false
+		}
+	case "clear_facts":
+		for _, hs := range applies {
+			hs.mu.Lock()
+			hs.facts = nil
+			hs.cached = map[string]any{}
+			hs.mu.Unlock()
+		}
+	case "noop", "refresh_inventory", "reset_connection", "end_batch", "":
+	default:
+		for _, hs := range applies {
+			r.record(pl, report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: "meta", Action: "meta", Status: report.StatusFailed, Msg: fmt.Sprintf("invalid meta action requested: %s", what)})
+			hs.failed = true
+		}
+	}
+}
+
+type includeJob struct {
+	hs   *hostState
+	path string // include_tasks
+	role *playbook.RoleRef
+	vars map[string]any
+}
+
+// runInclude runs include_tasks and include_role: decided per host at run time.
+func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hosts []*hostState, action string) {
+	r.opts.Sink.TaskStart(r.taskName(pl, sc, t, hosts[0]), sc.handler)
+	var jobs []includeJob
+	for _, hs := range hosts {
+		vars := r.varsFor(hs, sc, t.Vars)
+		if err := r.connect(ctx, hs, vars); err != nil {
+			r.record(pl, report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: t.Name, Action: t.Action, Status: report.StatusUnreachable, Msg: err.Error()})
+			continue
+		}
+		items := []any{nil}
+		loopVar := "item"
+		if t.LoopKind != "" {
+			var err error
+			items, err = r.loopItems(t, vars)
+			if err != nil {
+				r.includeFail(pl, t, hs, err.Error())
+				continue
+			}
+			if lc := t.LoopControl; lc != nil {
+				if s, ok := lc["loop_var"].(string); ok {
+					loopVar = s
+				}
+			}
+		}
+		for _, item := range items {
+			ivars := vars
+			extra := map[string]any{}
+			for k, v := range t.Vars {
+				extra[k] = v
+			}
+			if t.LoopKind != "" {
+				extra[loopVar] = item
+				ivars = template.Vars(merge(vars, extra))
+			}
+			ok, err := r.when(sc, t, ivars)
+			if err != nil {
+				r.includeFail(pl, t, hs, err.Error())
+				break
+			}
+			if !ok {
+				r.record(pl, report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: t.Name, Action: t.Action, Status: report.StatusSkipped, Item: item, Start: time.Now()})
+				continue
+			}
+			args, err := r.renderArgs(t.Args, ivars)
+			if err != nil {
+				r.includeFail(pl, t, hs, err.Error())
+				break
+			}
+			job := includeJob{hs: hs, vars: extra}
+			if action == "include_role" {
+				name, _ := args["name"].(string)
+				str := func(k string) string { s, _ := args[k].(string); return s }
+				ref := &playbook.RoleRef{Pos: t.Pos, Name: name, TasksFrom: str("tasks_from"), VarsFrom: str("vars_from"),
+					DefaultsFrom: str("defaults_from"), HandlersFrom: str("handlers_from"), Params: map[string]any{}}
+				base := pl.pb.Dir
+				if sc.role != nil {
+					base = filepath.Dir(sc.role.Path)
+				}
+				nerr := len(r.loader.Errs)
+				ref.Role = r.loader.LoadRole(name, base, t.Pos, ref.TasksFrom, ref.HandlersFrom, ref.VarsFrom, ref.DefaultsFrom)
+				if len(r.loader.Errs) > nerr || ref.Role == nil {
+					r.includeFail(pl, t, hs, r.loader.Errs[nerr:].Error())
+					r.loader.Errs = r.loader.Errs[:nerr]
+					break
+				}
+				job.role = ref
+			} else {
+				file, _ := args["file"].(string)
+				if file == "" {
+					file, _ = args["_raw_params"].(string)
+				}
+				role := sc.role
+				if role == nil {
+					role = t.Role
+				}
+				job.path = playbook.ResolveTaskFile(t.Dir, role, file)
+				for k, v := range args {
+					if k != "file" && k != "_raw_params" && k != "apply" {
+						job.vars[k] = v
+					}
+				}
+			}
+			res := report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: t.Name, Action: t.Action, Status: report.StatusOK, Start: time.Now(),
+				Values: map[string]any{"_tend_included": job.path}}
+			if t.LoopKind != "" {
+				res.Item = item
+			}
+			r.record(pl, res)
+			jobs = append(jobs, job)
+		}
+	}
+	for _, j := range jobs {
+		if j.hs.failed || j.hs.unreach || pl.ended {
+			continue
+		}
+		c := *sc
+		c.parent = sc
+		c.vars = j.vars
+		// an include's own when and tags do not pass to its tasks
+		if j.role != nil {
+			c.role, c.roleRef, c.dir = j.role.Role, j.role, j.role.Role.Path
+			r.addRoleHandlers(pl, j.role, nil)
+			tasks := r.roleBlock(pl, j.role, &c)
+			// the role block re-sets roleRef; run with the include's vars
+			r.runListOn(ctx, pl, &c, tasks, []*hostState{j.hs})
+			continue
+		}
+		nerr := len(r.loader.Errs)
+		role := sc.role
+		tasks := r.loader.LoadTaskFile(j.path, role)
+		if len(r.loader.Errs) > nerr {
+			r.includeFail(pl, t, j.hs, r.loader.Errs[nerr:].Error())
+			r.loader.Errs = r.loader.Errs[:nerr]
+			j.hs.failed = true
+			continue
+		}
+		for _, tk := range tasks {
+			if tk.Dir == "" {
+				tk.Dir = filepath.Dir(j.path)
+			}
+		}
+		r.runListOn(ctx, pl, &c, tasks, []*hostState{j.hs})
+	}
+}
+
+func (r *Runner) includeFail(pl *play, t *playbook.Task, hs *hostState, msg string) {
+	res := report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: t.Name, Action: t.Action, Status: report.StatusFailed, Msg: msg, Start: time.Now()}
+	if ig, _ := boolish(t.IgnoreErrors); ig {
+		res.Ignored = true
+	} else {
+		hs.failed = true
+	}
+	r.record(pl, res)
+}

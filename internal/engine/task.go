@@ -1,0 +1,753 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tend-project/tend/internal/host"
+	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/playbook"
+	"github.com/tend-project/tend/internal/report"
+	"github.com/tend-project/tend/internal/template"
+)
+
+// runList runs tasks in order over the play's active hosts (Ansible's linear
+// strategy: each task on every host before the next task).
+func (r *Runner) runList(ctx context.Context, pl *play, sc *scope, tasks []*playbook.Task) {
+	for _, t := range tasks {
+		if pl.ended || ctx.Err() != nil {
+			return
+		}
+		hosts := active(pl.hosts)
+		if len(hosts) == 0 {
+			return
+		}
+		r.runTask(ctx, pl, sc, t, hosts)
+	}
+}
+
+// runListOn runs tasks only on the given hosts (blocks, rescue, includes).
+func (r *Runner) runListOn(ctx context.Context, pl *play, sc *scope, tasks []*playbook.Task, hosts []*hostState) {
+	for _, t := range tasks {
+		if pl.ended || ctx.Err() != nil {
+			return
+		}
+		act := active(hosts)
+		if len(act) == 0 {
+			return
+		}
+		r.runTask(ctx, pl, sc, t, act)
+	}
+}
+
+func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hosts []*hostState) {
+	if t.IsBlock() || t.Imported {
+		r.runBlock(ctx, pl, sc, t, hosts)
+		return
+	}
+	tags := append(append([]string{}, sc.tags...), t.Tags...)
+	if !r.tagsAllow(tags) {
+		return
+	}
+	action := playbook.ShortName(t.Action)
+	switch action {
+	case "include_tasks", "include", "include_role":
+		r.runInclude(ctx, pl, sc, t, hosts, action)
+		return
+	case "meta":
+		r.runMeta(ctx, pl, sc, t, hosts)
+		return
+	}
+	name := r.taskName(pl, sc, t, hosts[0])
+	r.opts.Sink.TaskStart(name, sc.handler)
+	runOnce, _ := boolish(t.RunOnce)
+	targets := hosts
+	if runOnce {
+		targets = hosts[:1]
+	}
+	results := r.parallel(ctx, targets, func(hs *hostState) report.TaskResult {
+		return r.runOnHost(ctx, pl, sc, t, hs, name)
+	})
+	if runOnce && len(results) == 1 {
+		// the result (and register/set_fact) applies to every host
+		for _, hs := range hosts[1:] {
+			res := results[0]
+			res.Host = hs.name
+			r.applyEffects(pl, sc, t, hs, res)
+		}
+	}
+	fatal := false
+	for i, res := range results {
+		hs := targets[i]
+		r.record(pl, res)
+		if res.Status == report.StatusFailed && !res.Ignored {
+			hs.failed = true
+			if b, _ := boolish(firstNonNil(t.AnyErrorsFatal, sc.anyErrorsFatal)); b || pl.p.AnyErrorsFatal {
+				fatal = true
+			}
+		}
+	}
+	if fatal {
+		for _, hs := range pl.hosts {
+			hs.failed = true
+		}
+	}
+}
+
+func firstNonNil(vs ...any) any {
+	for _, v := range vs {
+		if v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// taskName is the name shown in TASK [...], templated with the first host's
+// vars when it can be.
+func (r *Runner) taskName(pl *play, sc *scope, t *playbook.Task, hs *hostState) string {
+	n := t.Name
+	if n == "" {
+		n = t.Action
+		if sh := playbook.ShortName(n); sh != n {
+			n = t.Action
+		}
+	} else if template.IsTemplated(n) {
+		if s, err := r.tmpl.RenderString(n, r.varsFor(hs, sc, t.Vars)); err == nil {
+			n = s
+		}
+	}
+	if sc.role != nil {
+		n = sc.role.Name + " : " + n
+	} else if t.Role != nil {
+		n = t.Role.Name + " : " + n
+	}
+	return n
+}
+
+// runBlock runs a block with rescue and always sections.
+func (r *Runner) runBlock(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hosts []*hostState) {
+	c := sc.child(t)
+	if t.Imported && t.RoleRef != nil {
+		// an import_role: its handlers join the play's.
+		r.addRoleHandlers(pl, t.RoleRef, c)
+	}
+	entered := hosts
+	r.runListOn(ctx, pl, c, t.Block, entered)
+	if t.Rescue != nil {
+		var failed []*hostState
+		for _, hs := range entered {
+			if hs.failed && !hs.unreach {
+				failed = append(failed, hs)
+			}
+		}
+		if len(failed) > 0 {
+			for _, hs := range failed {
+				hs.failed = false
+			}
+			r.runListOn(ctx, pl, c, t.Rescue, failed)
+			for _, hs := range failed {
+				if !hs.failed {
+					hs.recap.Rescued++
+					// the failure was rescued: it does not count as failed
+					if hs.recap.Failed > 0 {
+						hs.recap.Failed--
+					}
+				}
+			}
+		}
+	}
+	if t.Always != nil {
+		var wasFailed []*hostState
+		for _, hs := range entered {
+			if hs.failed && !hs.unreach {
+				wasFailed = append(wasFailed, hs)
+				hs.failed = false
+			}
+		}
+		r.runListOn(ctx, pl, c, t.Always, entered)
+		for _, hs := range wasFailed {
+			hs.failed = true
+		}
+	}
+}
+
+// runOnHost runs one task on one host: when, loop, module, register.
+func (r *Runner) runOnHost(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, name string) report.TaskResult {
+	start := time.Now()
+	res := report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: name, Action: t.Action, Position: t.Pos.String(), Handler: sc.handler, Start: start}
+	if t.Role != nil {
+		res.Role = t.Role.Name
+	}
+	noLog, _ := boolish(firstNonNil(t.NoLog, sc.noLog))
+	res.NoLog = noLog
+	vars := r.varsFor(hs, sc, t.Vars)
+	if err := r.connect(ctx, hs, vars); err != nil {
+		res.Status, res.Msg = report.StatusUnreachable, err.Error()
+		return res
+	}
+	defer func() { res.Duration = time.Since(start).Seconds() }()
+
+	if t.LoopKind == "" {
+		ok, err := r.when(sc, t, vars)
+		if err != nil {
+			res.Status, res.Msg = report.StatusFailed, err.Error()
+			return r.finish(pl, sc, t, hs, res)
+		}
+		if !ok {
+			res.Status = report.StatusSkipped
+			res.Values = map[string]any{"changed": false, "skipped": true, "skip_reason": "Conditional result was False"}
+			return r.finish(pl, sc, t, hs, res)
+		}
+		out := r.execute(ctx, pl, sc, t, hs, vars)
+		out.Host, out.Play, out.Task, out.Action, out.Position, out.Handler, out.Start, out.Role, out.NoLog = res.Host, res.Play, res.Task, res.Action, res.Position, res.Handler, res.Start, res.Role, res.NoLog
+		return r.finish(pl, sc, t, hs, out)
+	}
+
+	items, err := r.loopItems(t, vars)
+	if err != nil {
+		res.Status, res.Msg = report.StatusFailed, err.Error()
+		return r.finish(pl, sc, t, hs, res)
+	}
+	loopVar := "item"
+	var indexVar, labelExpr string
+	extended := false
+	if lc := t.LoopControl; lc != nil {
+		if s, ok := lc["loop_var"].(string); ok {
+			loopVar = s
+		}
+		if s, ok := lc["index_var"].(string); ok {
+			indexVar = s
+		}
+		if s, ok := lc["label"].(string); ok {
+			labelExpr = s
+		}
+		extended, _ = boolish(lc["extended"])
+	}
+	var results []any
+	anyChanged, anyFailed, allSkipped := false, false, true
+	for i, item := range items {
+		iv := map[string]any{loopVar: item, "ansible_loop_var": loopVar}
+		if indexVar != "" {
+			iv[indexVar] = i
+		}
+		if extended {
+			iv["ansible_loop"] = map[string]any{"index": i + 1, "index0": i, "first": i == 0, "last": i == len(items)-1,
+				"length": len(items), "revindex": len(items) - i, "revindex0": len(items) - i - 1, "allitems": items}
+		}
+		ivars := template.Vars(merge(vars, iv))
+		ires := report.TaskResult{Host: hs.name, Item: item, NoLog: noLog}
+		if labelExpr != "" {
+			if l, err := r.tmpl.Render(labelExpr, ivars); err == nil {
+				ires.Item = l
+			}
+		}
+		ok, err := r.when(sc, t, ivars)
+		switch {
+		case err != nil:
+			ires.Status, ires.Msg = report.StatusFailed, err.Error()
+			ires.Values = map[string]any{"failed": true, "msg": err.Error()}
+		case !ok:
+			ires.Status = report.StatusSkipped
+			ires.Values = map[string]any{"changed": false, "skipped": true, "skip_reason": "Conditional result was False"}
+		default:
+			out := r.execute(ctx, pl, sc, t, hs, ivars)
+			out.Host, out.Item, out.NoLog = hs.name, ires.Item, noLog
+			ires = out
+		}
+		if ires.Values == nil {
+			ires.Values = map[string]any{}
+		}
+		ires.Values[loopVar] = item
+		ires.Values["ansible_loop_var"] = loopVar
+		if indexVar != "" {
+			ires.Values[indexVar] = i
+		}
+		if ires.Status != report.StatusSkipped {
+			allSkipped = false
+		}
+		if ires.Changed {
+			anyChanged = true
+		}
+		if ires.Status == report.StatusFailed {
+			anyFailed = true
+		}
+		res.Diffs = append(res.Diffs, ires.Diffs...)
+		res.Resources = append(res.Resources, ires.Resources...)
+		results = append(results, registered(ires))
+		ires.Task = name
+		res.Items = append(res.Items, ires)
+	}
+	res.Changed = anyChanged
+	res.Values = map[string]any{"results": results, "changed": anyChanged, "msg": "All items completed", "skipped": false}
+	switch {
+	case anyFailed:
+		res.Status = report.StatusFailed
+		res.Msg = "One or more items failed"
+		res.Values["failed"] = true
+		res.Values["msg"] = res.Msg
+	case len(items) == 0 || allSkipped:
+		res.Status = report.StatusSkipped
+		res.Values["skipped"] = true
+		if len(items) == 0 {
+			res.Values["skipped_reason"] = "No items in the list"
+		}
+	case anyChanged:
+		res.Status = report.StatusChanged
+	default:
+		res.Status = report.StatusOK
+	}
+	return r.finish(pl, sc, t, hs, res)
+}
+
+// finish applies ignore_errors, register, set_fact and notify.
+func (r *Runner) finish(pl *play, sc *scope, t *playbook.Task, hs *hostState, res report.TaskResult) report.TaskResult {
+	if res.Status == report.StatusFailed {
+		if ig, _ := boolish(firstNonNil(t.IgnoreErrors, sc.ignoreErrors)); ig {
+			res.Ignored = true
+		}
+	}
+	r.applyEffects(pl, sc, t, hs, res)
+	if res.NoLog {
+		res.Values = map[string]any{"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result"}
+		res.Diffs = nil
+		for i := range res.Items {
+			res.Items[i].Values = nil
+			res.Items[i].Diffs = nil
+			res.Items[i].Item = nil
+		}
+		if res.Status == report.StatusFailed {
+			res.Msg = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
+		}
+	}
+	return res
+}
+
+// applyEffects registers the result and notifies handlers for one host.
+func (r *Runner) applyEffects(pl *play, sc *scope, t *playbook.Task, hs *hostState, res report.TaskResult) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if t.Register != "" {
+		hs.cached[t.Register] = registered(res)
+	}
+	if facts, ok := res.Values["_tend_set_fact"].(map[string]any); ok && res.Status != report.StatusSkipped {
+		for k, v := range facts {
+			hs.cached[k] = v
+		}
+	}
+	if facts, ok := res.Values["_tend_include_vars"].(map[string]any); ok {
+		for k, v := range facts {
+			hs.incVars[k] = v
+		}
+	}
+	if res.Changed && res.Status != report.StatusFailed {
+		for _, n := range t.Notify {
+			if template.IsTemplated(n) {
+				if s, err := r.tmpl.RenderString(n, template.Vars(merge(pl.vars, r.opts.ExtraVars))); err == nil {
+					n = s
+				}
+			}
+			hs.notified[n] = true
+		}
+	}
+}
+
+// registered is the value `register:` stores for a result.
+func registered(res report.TaskResult) map[string]any {
+	v := map[string]any{}
+	for k, x := range res.Values {
+		if !strings.HasPrefix(k, "_tend_") {
+			v[k] = x
+		}
+	}
+	v["changed"] = res.Changed
+	v["failed"] = res.Status == report.StatusFailed
+	if res.Status == report.StatusSkipped {
+		v["skipped"] = true
+	}
+	if res.Msg != "" {
+		if _, ok := v["msg"]; !ok {
+			v["msg"] = res.Msg
+		}
+	}
+	if len(res.Diffs) > 0 {
+		v["diff"] = res.Diffs
+	}
+	return v
+}
+
+// when evaluates the inherited and own conditions.
+func (r *Runner) when(sc *scope, t *playbook.Task, vars template.Vars) (bool, error) {
+	conds := append(append([]any{}, sc.when...), t.When...)
+	return r.evalConds(conds, vars)
+}
+
+func (r *Runner) evalConds(conds []any, vars template.Vars) (bool, error) {
+	for _, c := range conds {
+		switch x := c.(type) {
+		case bool:
+			if !x {
+				return false, nil
+			}
+			continue
+		case nil:
+			continue
+		case int:
+			if x == 0 {
+				return false, nil
+			}
+			continue
+		}
+		expr := strings.TrimSpace(fmt.Sprint(c))
+		if strings.HasPrefix(expr, "{{") && strings.HasSuffix(expr, "}}") && strings.Count(expr, "{{") == 1 {
+			expr = strings.TrimSpace(expr[2 : len(expr)-2])
+		}
+		ok, err := r.tmpl.EvalBool(expr, vars)
+		if err != nil {
+			return false, fmt.Errorf("The conditional check '%s' failed. The error was: %v", fmt.Sprint(c), err)
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// loopItems resolves loop:, with_items:, with_dict: and friends to a list.
+func (r *Runner) loopItems(t *playbook.Task, vars template.Vars) ([]any, error) {
+	val := t.Loop
+	var err error
+	if s, ok := val.(string); ok {
+		val, err = r.tmpl.Render(s, vars)
+	} else {
+		val, err = r.tmpl.RenderData(val, vars)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Error while resolving loop: %v", err)
+	}
+	val = template.ToGo(val)
+	kind := t.LoopKind
+	switch kind {
+	case "loop", "with_list":
+		l, ok := val.([]any)
+		if !ok {
+			if val == nil {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("Invalid data passed to 'loop', it requires a list, got this instead: %v. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.", val)
+		}
+		return l, nil
+	case "with_items":
+		l, ok := val.([]any)
+		if !ok {
+			if val == nil {
+				return nil, nil
+			}
+			return []any{val}, nil
+		}
+		var out []any
+		for _, e := range l {
+			if sub, ok := e.([]any); ok {
+				out = append(out, sub...)
+			} else {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	case "with_dict":
+		m, ok := val.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("with_dict expects a dict")
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		if om, ok := t.Loop.(map[string]any); ok && len(om) == len(m) {
+			_ = om
+		}
+		sort.Strings(keys)
+		var out []any
+		for _, k := range keys {
+			out = append(out, map[string]any{"key": k, "value": m[k]})
+		}
+		return out, nil
+	case "with_indexed_items":
+		l, _ := val.([]any)
+		var out []any
+		for i, e := range l {
+			out = append(out, []any{i, e})
+		}
+		return out, nil
+	case "with_sequence":
+		return sequence(fmt.Sprint(val))
+	case "with_nested", "with_cartesian":
+		l, _ := val.([]any)
+		return nested(l), nil
+	case "with_together":
+		l, _ := val.([]any)
+		return together(l), nil
+	case "with_fileglob", "with_first_found", "with_file", "with_lines", "with_subelements", "with_random_choice":
+		return nil, fmt.Errorf("%s is not supported natively yet", kind)
+	}
+	return nil, fmt.Errorf("unknown loop keyword %s", kind)
+}
+
+// execute runs the action of a task once (one loop item) and applies
+// changed_when, failed_when and until.
+func (r *Runner) execute(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars) report.TaskResult {
+	retries, delay := 0, 5*time.Second
+	if t.Until != nil {
+		retries = 3
+		if t.Retries != nil {
+			if n, err := r.intValue(t.Retries, vars); err == nil {
+				retries = n
+			}
+		}
+		if t.Delay != nil {
+			if n, err := r.intValue(t.Delay, vars); err == nil {
+				delay = time.Duration(n) * time.Second
+			}
+		}
+	}
+	var res report.TaskResult
+	for attempt := 1; ; attempt++ {
+		res = r.executeOnce(ctx, pl, sc, t, hs, vars)
+		if t.Until == nil {
+			break
+		}
+		if res.Values == nil {
+			res.Values = map[string]any{}
+		}
+		res.Values["attempts"] = attempt
+		rv := template.Vars(vars)
+		if t.Register != "" {
+			rv = template.Vars(merge(vars, map[string]any{t.Register: registered(res)}))
+		}
+		ok, err := r.evalConds([]any{t.Until}, rv)
+		if err != nil {
+			res.Status, res.Msg = report.StatusFailed, err.Error()
+			break
+		}
+		if ok {
+			break
+		}
+		if attempt > retries {
+			res.Status = report.StatusFailed
+			res.Values["failed"] = true
+			if res.Msg == "" {
+				res.Msg = "Task failed after retries"
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return res
+		case <-time.After(delay):
+		}
+	}
+	return res
+}
+
+func (r *Runner) intValue(v any, vars template.Vars) (int, error) {
+	if s, ok := v.(string); ok {
+		x, err := r.tmpl.Render(s, vars)
+		if err != nil {
+			return 0, err
+		}
+		v = x
+	}
+	c, err := module.Convert(v, module.TypeInt, module.TypeRaw)
+	if err != nil {
+		return 0, err
+	}
+	return c.(int), nil
+}
+
+func (r *Runner) executeOnce(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars) report.TaskResult {
+	check := pl.check
+	if b, ok := boolish(firstNonNil(t.CheckMode, sc.checkMode)); ok {
+		check = b
+	}
+	diff := r.opts.Diff
+	if b, ok := boolish(firstNonNil(t.Diff, sc.diff)); ok {
+		diff = b && r.opts.Diff
+	}
+	if check != pl.check {
+		vars = template.Vars(merge(vars, map[string]any{"ansible_check_mode": check}))
+	}
+	res := r.action(ctx, pl, sc, t, hs, vars, check, diff)
+	if res.Status == report.StatusUnreachable {
+		return res
+	}
+	// changed_when / failed_when see the registered result.
+	if len(t.ChangedWhen) > 0 || len(t.FailedWhen) > 0 {
+		rv := vars
+		reg := registered(res)
+		if t.Register != "" {
+			rv = template.Vars(merge(vars, map[string]any{t.Register: reg}))
+		}
+		if len(t.ChangedWhen) > 0 && res.Status != report.StatusSkipped {
+			ok, err := r.evalConds(t.ChangedWhen, rv)
+			if err != nil {
+				res.Status, res.Msg = report.StatusFailed, err.Error()
+				return res
+			}
+			res.Changed = ok
+			if res.Status != report.StatusFailed {
+				res.Status = statusOf(ok)
+			}
+		}
+		if len(t.FailedWhen) > 0 && res.Status != report.StatusSkipped {
+			// failed_when is an OR of its conditions (Ansible ANDs a list;
+			// check: it ANDs, as a list of conditionals)
+			ok, err := r.evalConds(t.FailedWhen, rv)
+			if err != nil {
+				res.Status, res.Msg = report.StatusFailed, err.Error()
+				return res
+			}
+			if res.Values == nil {
+				res.Values = map[string]any{}
+			}
+			res.Values["failed_when_result"] = ok
+			if ok {
+				res.Status = report.StatusFailed
+				if res.Msg == "" {
+					res.Msg = "failed_when condition was true"
+				}
+			} else {
+				res.Status = statusOf(res.Changed)
+			}
+		}
+	}
+	return res
+}
+
+func statusOf(changed bool) string {
+	if changed {
+		return report.StatusChanged
+	}
+	return report.StatusOK
+}
+
+// action dispatches to an engine action or a module.
+func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check, diff bool) report.TaskResult {
+	name := playbook.ShortName(t.Action)
+	if fn, ok := engineActions[name]; ok {
+		return fn(r, ctx, pl, sc, t, hs, vars, check)
+	}
+	info, ok := module.Lookup(t.Action)
+	if !ok {
+		return report.TaskResult{Status: report.StatusFailed, Msg: fmt.Sprintf("couldn't resolve module/action '%s'", t.Action)}
+	}
+	raw, err := r.renderArgs(t.Args, vars)
+	if err != nil {
+		return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+	}
+	var args module.Args
+	if info.Spec != nil {
+		args, err = info.Spec.Validate(raw)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+		}
+	} else {
+		args = module.Args(raw)
+	}
+	h := hs.h
+	if check {
+		h = host.ReadOnly(h)
+	}
+	mt := &module.Task{
+		Host:  h,
+		Args:  args,
+		Check: check,
+		Diff:  diff,
+		Render: func(text string) (string, error) {
+			return r.tmpl.RenderString(text, vars)
+		},
+		Find:      func(kind, rel string) (string, error) { return r.findFile(pl, sc, t, kind, rel) },
+		ReadLocal: os_ReadFile,
+		Vars:      vars,
+		Log:       r.opts.Log.With("host", hs.name, "task", t.Name),
+	}
+	if info.Name == "template" {
+		mt.Render = func(text string) (string, error) { return r.renderTemplateText(pl, sc, t, text, vars) }
+	}
+	mres, err := info.New().Run(ctx, mt)
+	out := report.TaskResult{Values: mres.Values, Diffs: mres.Diffs, Resources: mres.Resources, Msg: mres.Msg, Changed: mres.Changed}
+	if err != nil {
+		var unreachable interface{ Unreachable() bool }
+		if errors.As(err, &unreachable) && unreachable.Unreachable() {
+			out.Status, out.Msg = report.StatusUnreachable, err.Error()
+			return out
+		}
+		out.Status, out.Msg = report.StatusFailed, err.Error()
+		return out
+	}
+	switch {
+	case mres.Failed:
+		out.Status = report.StatusFailed
+	case mres.Skipped:
+		out.Status = report.StatusSkipped
+	default:
+		out.Status = statusOf(mres.Changed)
+	}
+	return out
+}
+
+// renderArgs templates module arguments and drops those equal to omit.
+func (r *Runner) renderArgs(args map[string]any, vars template.Vars) (map[string]any, error) {
+	out := make(map[string]any, len(args))
+	for k, v := range args {
+		rv, err := r.tmpl.RenderData(v, vars)
+		if err != nil {
+			return nil, err
+		}
+		rv = template.ToGo(rv)
+		if s, ok := rv.(string); ok && s == template.Omit {
+			continue
+		}
+		out[k] = stripOmit(rv)
+	}
+	return out, nil
+}
+
+func stripOmit(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok && s == template.Omit {
+				delete(x, k)
+			} else {
+				x[k] = stripOmit(e)
+			}
+		}
+	case []any:
+		out := x[:0]
+		for _, e := range x {
+			if s, ok := e.(string); ok && s == template.Omit {
+				continue
+			}
+			out = append(out, stripOmit(e))
+		}
+		return out
+	}
+	return v
+}
+
+// boolish interprets a task keyword value as Ansible's boolean; ok is false
+// when v is nil.
+func boolish(v any) (bool, bool) {
+	if v == nil {
+		return false, false
+	}
+	b, err := module.ToBool(v)
+	if err != nil {
+		return false, false
+	}
+	return b, true
+}

@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/tend-project/tend/internal/template"
+)
+
+// ansibleVersion is what tend reports as ansible_version, for roles that
+// check it.
+var ansibleVersion = map[string]any{"full": "2.14.18", "major": 2, "minor": 14, "revision": 18, "string": "2.14.18"}
+
+// varsFor builds a task's variables in Ansible's precedence order, lowest
+// first: role defaults, inventory (group then host), facts, play vars and
+// vars_files, role vars, block and task vars, include_vars, set_fact and
+// registered vars, role params, include params, extra vars; then the magic
+// variables.
+func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) template.Vars {
+	v := make(map[string]any, 64)
+	roles := sc.roles()
+	for _, ref := range roles {
+		if ref.Role != nil {
+			for k, x := range ref.Role.Defaults {
+				v[k] = x
+			}
+		}
+	}
+	for k, x := range hs.invVars {
+		v[k] = x
+	}
+	hs.mu.Lock()
+	facts := hs.facts
+	if facts != nil {
+		for k, x := range facts {
+			v["ansible_"+k] = x
+		}
+		v["ansible_facts"] = facts
+	} else {
+		v["ansible_facts"] = map[string]any{}
+	}
+	play := sc.play
+	for k, x := range play.vars {
+		v[k] = x
+	}
+	for _, ref := range roles {
+		if ref.Role != nil {
+			for k, x := range ref.Role.Vars {
+				v[k] = x
+			}
+		}
+		for k, x := range ref.Vars {
+			v[k] = x
+		}
+	}
+	for _, layer := range sc.varLayers() {
+		for k, x := range layer {
+			v[k] = x
+		}
+	}
+	for k, x := range taskVars {
+		v[k] = x
+	}
+	for k, x := range hs.incVars {
+		v[k] = x
+	}
+	for k, x := range hs.cached {
+		v[k] = x
+	}
+	hs.mu.Unlock()
+	for _, ref := range roles {
+		for k, x := range ref.Params {
+			if !strings.HasPrefix(k, "__kw_") {
+				v[k] = x
+			}
+		}
+	}
+	for k, x := range r.opts.ExtraVars {
+		v[k] = x
+	}
+	// magic variables
+	v["inventory_hostname"] = hs.name
+	short, _, _ := strings.Cut(hs.name, ".")
+	v["inventory_hostname_short"] = short
+	v["groups"] = r.opts.Inventory.Groups()
+	v["group_names"] = r.opts.Inventory.GroupNames(hs.name)
+	v["playbook_dir"] = play.pb.Dir
+	v["ansible_play_hosts"] = r.playHostNames(play, false)
+	v["ansible_play_hosts_all"] = r.playHostNames(play, true)
+	v["ansible_play_batch"] = v["ansible_play_hosts"]
+	v["play_hosts"] = v["ansible_play_hosts"]
+	v["ansible_play_name"] = play.rep.Name
+	v["ansible_check_mode"] = play.check
+	v["ansible_diff_mode"] = r.opts.Diff
+	v["ansible_version"] = ansibleVersion
+	v["ansible_run_tags"] = tagList(r.opts.Tags, "all")
+	v["ansible_skip_tags"] = tagList(r.opts.SkipTags, "")
+	v["omit"] = template.Omit
+	v["hostvars"] = hostvarsView{r: r}.ToMap()
+	if _, ok := v["ansible_managed"]; !ok {
+		v["ansible_managed"] = "Ansible managed"
+	}
+	if len(roles) > 0 {
+		cur := roles[len(roles)-1]
+		if cur.Role != nil {
+			v["role_path"] = cur.Role.Path
+			v["role_name"] = cur.Role.Name
+			v["ansible_role_name"] = cur.Role.Name
+			var names []string
+			for _, rr := range roles {
+				names = append(names, rr.Name)
+			}
+			v["ansible_parent_role_names"] = names
+		}
+	}
+	if src, ok := hs.invVars["inventory_file"]; ok {
+		v["inventory_file"] = src
+		if s, ok := src.(string); ok {
+			v["inventory_dir"] = filepath.Dir(s)
+		}
+	}
+	return template.Vars(v)
+}
+
+func tagList(tags []string, def string) []any {
+	var out []any
+	for _, t := range tags {
+		out = append(out, t)
+	}
+	if len(out) == 0 && def != "" {
+		out = append(out, def)
+	}
+	if out == nil {
+		out = []any{}
+	}
+	return out
+}
+
+func (r *Runner) playHostNames(pl *play, all bool) []any {
+	out := []any{}
+	for _, hs := range pl.hosts {
+		if all || (!hs.failed && !hs.unreach) {
+			out = append(out, hs.name)
+		}
+	}
+	return out
+}
+
+// hostvarsView is the `hostvars` magic variable: every host's inventory
+// vars, facts and set_facts, built when read.
+type hostvarsView struct{ r *Runner }
+
+// Map materialises hostvars as a plain map (the template engine calls it
+// through ToMap when an expression uses hostvars).
+func (h hostvarsView) ToMap() map[string]any {
+	out := map[string]any{}
+	for _, name := range h.r.opts.Inventory.Hosts() {
+		out[name] = h.hostVars(name)
+	}
+	for name := range h.r.hosts {
+		if _, ok := out[name]; !ok {
+			out[name] = h.hostVars(name)
+		}
+	}
+	return out
+}
+
+func (h hostvarsView) hostVars(name string) map[string]any {
+	hs := h.r.hosts[name]
+	if hs == nil {
+		iv, err := h.r.opts.Inventory.HostVars(name, "")
+		if err != nil {
+			return map[string]any{}
+		}
+		return merge(iv, map[string]any{"inventory_hostname": name})
+	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	v := merge(hs.invVars)
+	if hs.facts != nil {
+		for k, x := range hs.facts {
+			v["ansible_"+k] = x
+		}
+		v["ansible_facts"] = hs.facts
+	}
+	for k, x := range hs.incVars {
+		v[k] = x
+	}
+	for k, x := range hs.cached {
+		v[k] = x
+	}
+	v["inventory_hostname"] = name
+	v["group_names"] = h.r.opts.Inventory.GroupNames(name)
+	return v
+}

@@ -1,0 +1,112 @@
+package playbook
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// commandKeys are the k=v words command-like modules take out of their
+// free-form text; any other k=v stays part of the command, as in Ansible.
+var commandKeys = map[string]bool{"creates": true, "removes": true, "chdir": true, "executable": true,
+	"warn": true, "stdin": true, "stdin_add_newline": true, "strip_empty_ends": true}
+
+// freeFormKeys returns, for a command-like action, the keys it takes from
+// k=v text (nil means every k=v word is an argument).
+func freeFormKeys(action string) map[string]bool {
+	short := action[strings.LastIndex(action, ".")+1:]
+	switch short {
+	case "command", "shell", "raw", "script", "win_command", "win_shell":
+		return commandKeys
+	}
+	return nil
+}
+
+var kvKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ParseKV parses Ansible's `k=v k2="v 2"` argument strings. Words that are
+// not k=v (and, for command-like actions, k=v words with other keys) are
+// joined into "_raw_params".
+func ParseKV(s string, onlyKeys map[string]bool) (map[string]any, error) {
+	out := map[string]any{}
+	words, err := SplitArgs(s)
+	if err != nil {
+		return nil, err
+	}
+	var raw []string
+	for _, w := range words {
+		k, v, ok := strings.Cut(w, "=")
+		if ok && kvKeyRe.MatchString(k) && (onlyKeys == nil || onlyKeys[k]) {
+			out[k] = unquote(v)
+			continue
+		}
+		raw = append(raw, w)
+	}
+	if len(raw) > 0 {
+		out["_raw_params"] = strings.Join(raw, " ")
+	}
+	return out, nil
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		inner := s[1 : len(s)-1]
+		if s[0] == '"' {
+			inner = strings.ReplaceAll(inner, `\"`, `"`)
+		} else {
+			inner = strings.ReplaceAll(inner, `\'`, `'`)
+		}
+		return inner
+	}
+	return s
+}
+
+// SplitArgs splits on whitespace, keeping quoted strings and Jinja2
+// {{ }}, {% %} and {# #} blocks together, as Ansible's split_args does.
+func SplitArgs(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	var quote byte
+	depth := 0 // inside jinja blocks
+	started := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote == 0 && depth == 0 && (c == ' ' || c == '\t' || c == '\n') {
+			if started {
+				words = append(words, cur.String())
+				cur.Reset()
+				started = false
+			}
+			continue
+		}
+		started = true
+		if depth == 0 && quote == 0 && (c == '"' || c == '\'') {
+			quote = c
+		} else if quote == c && (i == 0 || s[i-1] != '\\') {
+			quote = 0
+		} else if i+1 < len(s) && c == '{' && (s[i+1] == '{' || s[i+1] == '%' || s[i+1] == '#') {
+			depth++
+			cur.WriteByte(c)
+			cur.WriteByte(s[i+1])
+			i++
+			continue
+		} else if depth > 0 && i+1 < len(s) && (c == '}' || c == '%' || c == '#') && s[i+1] == '}' {
+			depth--
+			cur.WriteByte(c)
+			cur.WriteByte(s[i+1])
+			i++
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unbalanced quotes in %q", s)
+	}
+	if depth != 0 {
+		return nil, fmt.Errorf("unbalanced jinja2 block in %q", s)
+	}
+	if started {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

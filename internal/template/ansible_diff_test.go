@@ -1,0 +1,234 @@
+package template
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// diffVars are the variables both ansible-playbook and the Engine see.
+const diffVars = `
+s: "Hello World"
+n: 42
+f: 3.5
+b: true
+none_var: null
+l: [3, 1, 2]
+strs: ["b", "a", "c"]
+d: {zeta: 1, alpha: 2, mid: {x: 1}}
+users:
+  - {name: bob, uid: 1002, admin: false, groups: [wheel]}
+  - {name: alice, uid: 1001, admin: true, groups: [wheel, docker]}
+  - {name: carol, uid: 1003, admin: true, groups: []}
+nested: [[1, 2], [3, [4, 5]], null]
+path: /etc/nginx/conf.d/site.conf
+lazy: "{{ n + 1 }}"
+lazy_list: ["{{ s }}", "x"]
+str_false: "false"
+str_num: "12"
+ver: "2.10.3"
+res_ok: {changed: true, failed: false, rc: 0}
+res_fail: {changed: false, failed: true, rc: 1}
+res_skip: {skipped: true, changed: false}
+json_str: '{"b": 1, "a": [1, 2]}'
+yaml_str: "b: 1\na: [x, y]\n"
+multi: "line1\nline2"
+`
+
+// diffExprs are bare expressions; each is evaluated by both and compared
+// as JSON.
+var diffExprs = []string{
+	"s", "n", "f", "b", "none_var", "l", "d", "lazy", "lazy_list",
+	"undefined_var | default('dflt')", "undefined_var | d(5)", "'' | default('e', true)", "none_var | default('x')",
+	"d.nope.deeper | default('z')", "d.mid.x", "d['mid']['x']", "users[1].name", "l[-1]", "l[1:]", "s[::-1]", "s[0:5]",
+	"'yes' | bool", "'off' | bool", "1 | bool", "'12' | int + 1", "'3.7' | int", "'x' | int", "'3.25' | float", "n | string", "f | int",
+	"s | lower", "s | upper", "'hello world' | capitalize", "'hello wORLD' | title", "'  pad  ' | trim", "s | replace('l', 'L')",
+	"strs | join(',')", "l | join('-')", "s.split(' ')", "'a,b,,c' | split(',')", "'a b  c'.split()",
+	"'abc123def' | regex_replace('[0-9]+', '#')", "'foo=bar' | regex_replace('^(\\\\w+)=(\\\\w+)$', '\\\\2=\\\\1')",
+	"'key: value' | regex_replace('(?P<k>\\\\w+): (?P<v>\\\\w+)', '\\\\g<v> \\\\g<k>')",
+	"'abc123def456' | regex_search('[0-9]+')", "'abc123def' | regex_search('([a-z]+)([0-9]+)', '\\\\2', '\\\\1')", "'nothing' | regex_search('[0-9]+')",
+	"'a1b22c333' | regex_findall('[0-9]+')", "'k1=v1 k2=v2' | regex_findall('(\\\\w+)=(\\\\w+)')", "'a.b*c' | regex_escape",
+	"d | to_json", "users[0] | to_json", "d | to_nice_json", "l | to_nice_json(indent=2)", "json_str | from_json", "yaml_str | from_yaml",
+	"d | to_yaml", "users | to_yaml", "d | to_nice_yaml", "users | to_nice_yaml", "s | to_yaml", "l | to_yaml",
+	"s | b64encode", "'SGVsbG8=' | b64decode", "s | hash('sha1')", "s | hash('md5')", "s | hash('sha256')", "s | checksum",
+	"path | basename", "path | dirname", "path | splitext", "'/etc/' | dirname",
+	"d | combine({'alpha': 9, 'new': 1})", "d | combine({'mid': {'y': 2}}, recursive=True)", "d | combine({'mid': {'y': 2}})",
+	"d | dict2items", "[{'key': 'a', 'value': 1}, {'key': 'b', 'value': 2}] | items2dict", "d | dict2items(key_name='k', value_name='v')",
+	"users | selectattr('admin') | map(attribute='name') | list", "users | rejectattr('admin') | map(attribute='name') | list",
+	"users | selectattr('uid', '>', 1001) | map(attribute='name') | list", "users | selectattr('name', 'equalto', 'bob') | list | length",
+	"users | selectattr('name', 'match', '^a') | map(attribute='uid') | list", "users | map(attribute='groups') | flatten | unique | list",
+	"strs | map('upper') | list", "l | select('odd') | list", "l | reject('odd') | list", "l | map('string') | list",
+	"[1, 2, 2, 3, 1] | unique", "[1, 2] | union([2, 3])", "[1, 2, 3] | intersect([2, 3, 4])", "[1, 2, 3] | difference([2])", "[1, 2, 3] | symmetric_difference([3, 4])",
+	"l | length", "s | length", "d | count", "l | first", "l | last", "s | first", "l | min", "l | max", "l | sum", "[1.5, 2] | sum",
+	"l | sort", "strs | sort(reverse=True)", "users | sort(attribute='uid') | map(attribute='name') | list", "['B', 'a', 'C'] | sort",
+	"l | reverse | list", "d | list", "d.items() | list", "d.keys() | list", "d.values() | list", "d.get('alpha')", "d.get('none', 'dflt')",
+	"(n > 40) | ternary('big', 'small')", "s | quote", "\"it's\" | quote", "l | zip(strs) | list", "nested | flatten", "nested | flatten(levels=1)",
+	"[1, 2] | product(['a', 'b']) | list", "range(3) | list", "range(1, 10, 3) | list", "multi | indent(2)", "multi | indent(2, true)",
+	"-3 | abs", "3.7 | round", "3.14159 | round(2)", "2.5 | round", "3.2 | round(0, 'ceil')", "s | comment", "n | type_debug", "d | type_debug", "lazy | type_debug",
+	"{'b': 1, 'a': 2} | dictsort", "users[0] | dictsort", "s | wordcount",
+	"none_var is none", "undefined_var is defined", "none_var is defined", "undefined_var is undefined", "s is string", "n is number", "f is number",
+	"d is mapping", "l is sequence", "s is sequence", "d is iterable", "n is string",
+	"res_ok is succeeded", "res_ok is success", "res_fail is failed", "res_ok is changed", "res_skip is skipped", "res_ok is skipped",
+	"s is match('Hello')", "s is match('World')", "s is search('World')", "s is regex('^H.*d$')",
+	"ver is version('2.9', '>')", "ver is version('2.10.3', '==')", "ver is version('2.11', 'lt')", "ver is version('3', operator='ge')", "ver is version_compare('2.10', '>=')",
+	"2 in l", "'a' in strs", "'alpha' in d", "'World' in s", "9 not in l", "2 is in(l)", "n is equalto(42)", "n is sameas(42)", "9 is divisibleby(3)",
+	"n is even", "n is odd", "s is truthy", "'' is falsy", "[1] is subset(l)", "l is superset([1, 2])", "l is contains(3)",
+	"'/etc' is abs", "'rel/x' is abs", "'/etc' is directory", "'/etc/hostname' is file", "'/nonexistent' is exists",
+	"'a' ~ n ~ none_var", "2 ** 10", "2 ** -1", "7 // 2", "-7 // 2", "7 % 3", "-7 % 3", "7 / 2", "6 / 2", "1 + 2.5", "'ab' * 2", "[1] + [2]",
+	"'%s is %d' % (s, n)", "'%s' % s", "'%05.1f' % f", "'x=%(a)s' % {'a': 1}",
+	"'yes' if b else 'no'", "'yes' if not b else 'no'", "[n, s, none_var, b, f]", "{'k': l, 'z': none_var}", "(1, 2)",
+	"s.startswith('Hell')", "s.endswith('x')", "s.replace('o', '0')", "s.replace('o', '0', 1)", "'  x '.strip()", "'xxaxx'.strip('x')", "s.lower()", "s.upper()",
+	"'{} and {}'.format(1, 'b')", "'{0}-{name}'.format(1, name='n')", "s.find('World')", "'a-b-c'.rsplit('-', 1)", "'a-b-c'.split('-', 1)",
+	"str_false", "str_num | int", "lookup('env', 'HOME')", "lookup('vars', 'n')", "query('vars', 'n', 's')", "lookup('env', 'HOME', wantlist=True)",
+	"omit is string", "undefined_var", "d.nope", "l[10]", "undefined_var.attr", "1 / 0", "undefined_var | mandatory",
+	"d | dict2items | items2dict", "users | map(attribute='name') | join(', ')", "users | items2dict(key_name='name', value_name='uid')",
+	"true and n", "none_var or 'x'", "not none_var", "n == 42.0", "1 == true", "l == [3, 1, 2]", "d == {'zeta': 1, 'alpha': 2, 'mid': {'x': 1}}",
+	"'b' < 'a'", "[1, 2] < [1, 3]", "n | int is number", "('%s' % n) | type_debug", "lazy_list | join(',')",
+	"dict(a=1, b=2)", "dict([['x', 1], ['y', 2]])", "d | dict2items | map(attribute='key') | list",
+	"s | center(15)", "'a\\tb'", "\"q'uote\"", "'\\\\d+'", "f * 2", "0.1 + 0.2", "1e20", "1.0e-5", "n / 3",
+}
+
+// diffTemplates are mixed-text templates rendered as strings by both.
+var diffTemplates = []string{
+	"x {{ l }} {{ d }} {{ none_var }} {{ b }} {{ f }} {{ 2 ** 10 }}",
+	"{% for u in users %}{{ u.name }}{% if not loop.last %},{% endif %}{% endfor %}",
+	"{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}",
+	"{% for k in d %}{{ loop.index }}:{{ k }} {% endfor %}",
+	"{% set total = l | sum %}total={{ total }}",
+	"{%- if n > 1 -%}\n  big\n{%- endif %}!",
+	"{% if s is defined %}\nline\n{% endif %}\nend",
+	"{# comment #}a{{ 'b' }}c",
+	"{% raw %}{{ not rendered }}{% endraw %}",
+	"{% macro greet(who, p='Hi') %}{{ p }} {{ who }}{% endmacro %}{{ greet('bob') }} {{ greet('al', p='Yo') }}",
+	"{{ users | map(attribute='name') | list }} {{ d.mid }}",
+	"{% for i in range(3) %}{{ i }}{% else %}none{% endfor %}{% for i in [] %}x{% else %}empty{% endfor %}",
+	"a {{ '%s' % none_var }} b {{ none_var ~ 'x' }}",
+	"{{ s }}\n",
+	"{% set ns = namespace(found=false) %}{% for u in users %}{% if u.admin %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}",
+}
+
+type diffCase struct {
+	expr     string
+	template bool
+}
+
+// knownDiffs are cases where tend deliberately or knowingly differs.
+var knownDiffs = map[string]string{
+	"lookup('env', 'HOME')": "environment may differ",
+}
+
+func TestAgainstAnsible(t *testing.T) {
+	if _, err := exec.LookPath("ansible-playbook"); err != nil {
+		t.Skip("ansible-playbook not installed; the differential test needs ansible-core")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vars.yml"), []byte(diffVars), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cases []diffCase
+	for _, x := range diffExprs {
+		cases = append(cases, diffCase{expr: x})
+	}
+	for _, x := range diffTemplates {
+		cases = append(cases, diffCase{expr: x, template: true})
+	}
+	var tasks []map[string]any
+	for _, c := range cases {
+		msg := "J{{ (" + c.expr + ") | to_json }}"
+		if c.template {
+			msg = "T" + c.expr
+		}
+		tasks = append(tasks, map[string]any{"debug": map[string]any{"msg": msg}, "ignore_errors": true})
+	}
+	play := []map[string]any{{"hosts": "localhost", "gather_facts": false, "vars_files": []string{"vars.yml"}, "tasks": tasks}}
+	pb, _ := json.Marshal(play)
+	if err := os.WriteFile(filepath.Join(dir, "pb.yml"), pb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ansible-playbook", "-i", "localhost,", "-c", "local", "pb.yml")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ANSIBLE_STDOUT_CALLBACK=ansible.posix.json", "ANSIBLE_NOCOLOR=1", "ANSIBLE_DEPRECATION_WARNINGS=0", "ANSIBLE_LOCALHOST_WARNING=0")
+	out, err := cmd.Output()
+	if err != nil && len(out) == 0 {
+		t.Fatalf("ansible-playbook: %v", err)
+	}
+	var res struct {
+		Plays []struct {
+			Tasks []struct {
+				Hosts map[string]struct {
+					Msg    any  `json:"msg"`
+					Failed bool `json:"failed"`
+				} `json:"hosts"`
+			} `json:"tasks"`
+		} `json:"plays"`
+	}
+	if i := strings.IndexByte(string(out), '{'); i > 0 {
+		out = out[i:]
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("parse ansible json output: %v\n%s", err, out)
+	}
+	if len(res.Plays) != 1 || len(res.Plays[0].Tasks) != len(cases) {
+		t.Fatalf("ansible ran %d tasks, want %d", len(res.Plays[0].Tasks), len(cases))
+	}
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(diffVars), &node); err != nil {
+		t.Fatal(err)
+	}
+	vm := FromYAMLNode(&node).(*Map)
+	vars := Vars{}
+	for _, k := range vm.Keys() {
+		vars[k] = vm.m[k]
+	}
+	e := New(Options{SearchPaths: []string{dir}})
+	differ := 0
+	for i, c := range cases {
+		h := res.Plays[0].Tasks[i].Hosts["localhost"]
+		var want string
+		wantErr := h.Failed
+		if !wantErr {
+			s, ok := h.Msg.(string)
+			if !ok {
+				t.Errorf("%s: ansible returned non-string %v", c.expr, h.Msg)
+				continue
+			}
+			want = s
+		}
+		var got string
+		var gotErr error
+		if c.template {
+			var s string
+			s, gotErr = e.RenderString("T"+c.expr, vars)
+			got = s
+		} else {
+			var v any
+			v, gotErr = e.Eval(c.expr, vars)
+			if gotErr == nil {
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							gotErr = errOf(r)
+						}
+					}()
+					got = "J" + toJSON(v, "", false)
+				}()
+			}
+		}
+		ok := (wantErr && gotErr != nil) || (!wantErr && gotErr == nil && got == want)
+		if ok {
+			continue
+		}
+		if why, known := knownDiffs[c.expr]; known {
+			t.Logf("known difference %q (%s)", c.expr, why)
+			continue
+		}
+		differ++
+		t.Errorf("%q:\n ansible: %q (failed=%v, %v)\n    tend: %q (err=%v)", c.expr, want, wantErr, h.Msg, got, gotErr)
+	}
+	t.Logf("%d/%d cases match ansible-playbook", len(cases)-differ, len(cases))
+}

@@ -1,0 +1,940 @@
+package template
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nikolalohinski/gonja/v2/config"
+	"github.com/nikolalohinski/gonja/v2/tokens"
+)
+
+// The template is lexed by gonja's lexer (delimiters, whitespace control,
+// trim_blocks, raw blocks) and parsed here into a small AST that this
+// package evaluates itself: gonja's evaluator sorts dicts, parses test
+// keyword arguments wrongly and differs from Jinja2 in many small ways
+// (see FACTS.md), so only its lexer is used.
+
+type expr interface{}
+
+type (
+	litExpr   struct{ v any }
+	nameExpr  struct{ name string }
+	attrExpr  struct {
+		x    expr
+		name string
+	}
+	itemExpr  struct{ x, idx expr }
+	sliceExpr struct{ x, lo, hi, step expr }
+	kwArg     struct {
+		name string
+		v    expr
+	}
+	callExpr struct {
+		fn     expr
+		args   []expr
+		kwargs []kwArg
+	}
+	filterExpr struct {
+		x      expr
+		name   string
+		args   []expr
+		kwargs []kwArg
+	}
+	testExpr struct {
+		x      expr
+		name   string
+		args   []expr
+		kwargs []kwArg
+		neg    bool
+	}
+	binExpr struct {
+		op   string
+		l, r expr
+	}
+	unaryExpr struct {
+		op string
+		x  expr
+	}
+	listExpr  struct{ items []expr }
+	tupleExpr struct{ items []expr }
+	dictExpr  struct{ keys, vals []expr }
+	condExpr  struct{ a, cond, b expr }
+)
+
+type node interface{}
+
+type (
+	textNode struct{ s string }
+	outNode  struct{ x expr }
+	ifNode   struct {
+		conds  []expr
+		bodies [][]node
+		els    []node
+	}
+	forNode struct {
+		targets   []string
+		iter      expr
+		filter    expr
+		body, els []node
+		recursive bool
+	}
+	setNode struct {
+		targets []string
+		attr    string // {% set ns.attr = %}
+		x       expr
+		body    []node
+	}
+	includeNode struct {
+		x             expr
+		ignoreMissing bool
+	}
+	macroNode struct {
+		name     string
+		params   []string
+		defaults []expr
+		body     []node
+	}
+	withNode struct {
+		names []string
+		vals  []expr
+		body  []node
+	}
+	filterBlockNode struct {
+		f    *filterExpr
+		body []node
+	}
+	loopCtlNode struct{ brk bool }
+)
+
+// parsed is a parsed template.
+type parsed struct {
+	nodes []node
+}
+
+var lexConfig = func() *config.Config {
+	c := config.New()
+	c.TrimBlocks = true
+	c.KeepTrailingNewline = true
+	return c
+}()
+
+type parser struct {
+	toks []*tokens.Token
+	pos  int
+	src  string
+}
+
+type SyntaxError struct {
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("template error while templating string: %s (line %d)", e.Msg, e.Line)
+	}
+	return "template error while templating string: " + e.Msg
+}
+
+func lexAll(src string) (toks []*tokens.Token, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &SyntaxError{Msg: fmt.Sprint(r)}
+		}
+	}()
+	st := tokens.LexAll(src, lexConfig)
+	for {
+		t := st.Current()
+		if t == nil {
+			break
+		}
+		if t.Type == tokens.Error {
+			return nil, &SyntaxError{Line: t.Line, Msg: t.Val}
+		}
+		toks = append(toks, t)
+		if t.Type == tokens.EOF {
+			break
+		}
+		st.Next()
+	}
+	if len(toks) == 0 || toks[len(toks)-1].Type != tokens.EOF {
+		toks = append(toks, &tokens.Token{Type: tokens.EOF})
+	}
+	return toks, nil
+}
+
+func parseTemplate(src string) (p *parsed, err error) {
+	toks, err := lexAll(src)
+	if err != nil {
+		return nil, err
+	}
+	ps := &parser{toks: toks, src: src}
+	defer func() {
+		if r := recover(); r != nil {
+			if se, ok := r.(*SyntaxError); ok {
+				err = se
+				return
+			}
+			panic(r)
+		}
+	}()
+	nodes, end := ps.parseBody()
+	if end != "" {
+		ps.fail("unexpected '%s'", end)
+	}
+	return &parsed{nodes: nodes}, nil
+}
+
+// parseExprString parses a bare expression (when:, that:).
+func parseExprString(src string) (x expr, err error) {
+	toks, err := lexAll("{{" + src + "}}")
+	if err != nil {
+		return nil, err
+	}
+	ps := &parser{toks: toks, src: src}
+	defer func() {
+		if r := recover(); r != nil {
+			if se, ok := r.(*SyntaxError); ok {
+				err = se
+				return
+			}
+			panic(r)
+		}
+	}()
+	if ps.cur().Type != tokens.VariableBegin {
+		ps.fail("expected an expression")
+	}
+	ps.pos++
+	x = ps.parseExpr()
+	if ps.cur().Type != tokens.VariableEnd {
+		ps.fail("unexpected '%s'", ps.cur().Val)
+	}
+	ps.pos++
+	if ps.cur().Type != tokens.EOF {
+		ps.fail("unexpected text after expression")
+	}
+	return x, nil
+}
+
+func (p *parser) fail(format string, args ...any) {
+	line := 0
+	if t := p.cur(); t != nil {
+		line = t.Line
+	}
+	panic(&SyntaxError{Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) cur() *tokens.Token {
+	for p.pos < len(p.toks) && p.toks[p.pos].Type == tokens.Whitespace {
+		p.pos++
+	}
+	if p.pos >= len(p.toks) {
+		return p.toks[len(p.toks)-1]
+	}
+	return p.toks[p.pos]
+}
+
+func (p *parser) peekAt(n int) *tokens.Token {
+	i := p.pos
+	for c := 0; ; i++ {
+		if i >= len(p.toks) {
+			return p.toks[len(p.toks)-1]
+		}
+		if p.toks[i].Type == tokens.Whitespace {
+			continue
+		}
+		if c == n {
+			return p.toks[i]
+		}
+		c++
+	}
+}
+
+func (p *parser) next() *tokens.Token {
+	t := p.cur()
+	p.pos++
+	return t
+}
+
+func (p *parser) accept(tt tokens.Type) bool {
+	if p.cur().Type == tt {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+func (p *parser) expect(tt tokens.Type, what string) *tokens.Token {
+	t := p.cur()
+	if t.Type != tt {
+		p.fail("expected %s, got '%s'", what, t.Val)
+	}
+	p.pos++
+	return t
+}
+
+func (p *parser) isName(name string) bool {
+	t := p.cur()
+	return t.Type == tokens.Name && t.Val == name
+}
+
+func (p *parser) acceptName(name string) bool {
+	if p.isName(name) {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+// trimRight reports whether the token that opens after data asks to strip it.
+func wantsTrimRight(t *tokens.Token) bool {
+	return strings.HasSuffix(t.Val, "-") &&
+		(t.Type == tokens.VariableBegin || t.Type == tokens.BlockBegin || t.Type == tokens.CommentBegin)
+}
+
+func wantsTrimLeft(t *tokens.Token) bool {
+	return strings.HasPrefix(t.Val, "-") &&
+		(t.Type == tokens.VariableEnd || t.Type == tokens.BlockEnd || t.Type == tokens.CommentEnd)
+}
+
+// parseBody parses nodes until an end tag (endif, else, ...) or EOF and
+// returns the name of the tag that stopped it ("" at EOF). The stopping
+// tag's name has been consumed; its arguments have not.
+func (p *parser) parseBody() ([]node, string) {
+	var out []node
+	for {
+		t := p.cur()
+		switch t.Type {
+		case tokens.EOF:
+			return out, ""
+		case tokens.Data:
+			s := t.Val
+			if p.pos > 0 && wantsTrimLeft(p.toks[p.pos-1]) {
+				s = strings.TrimLeft(s, " \t\n\r")
+			}
+			if p.pos+1 < len(p.toks) && wantsTrimRight(p.toks[p.pos+1]) {
+				s = strings.TrimRight(s, " \t\n\r")
+			}
+			p.pos++
+			if s != "" {
+				out = append(out, &textNode{s})
+			}
+		case tokens.CommentBegin:
+			for p.pos < len(p.toks) && p.toks[p.pos].Type != tokens.CommentEnd && p.toks[p.pos].Type != tokens.EOF {
+				p.pos++
+			}
+			p.expect(tokens.CommentEnd, "end of comment")
+		case tokens.VariableBegin:
+			p.pos++
+			x := p.parseExpr()
+			p.expect(tokens.VariableEnd, "end of print statement '}}'")
+			out = append(out, &outNode{x})
+		case tokens.BlockBegin:
+			p.pos++
+			name := p.expect(tokens.Name, "statement name").Val
+			switch name {
+			case "endif", "else", "elif", "endfor", "endset", "endmacro", "endwith", "endfilter", "endraw", "endcall", "endblock":
+				return out, name
+			}
+			out = append(out, p.parseStatement(name))
+		default:
+			p.fail("unexpected '%s'", t.Val)
+		}
+	}
+}
+
+func (p *parser) endBlock() {
+	p.expect(tokens.BlockEnd, "end of statement '%}'")
+}
+
+func (p *parser) parseStatement(name string) node {
+	switch name {
+	case "if":
+		n := &ifNode{}
+		cond := p.parseExpr()
+		p.endBlock()
+		for {
+			body, end := p.parseBody()
+			switch end {
+			case "elif":
+				n.conds = append(n.conds, cond)
+				n.bodies = append(n.bodies, body)
+				cond = p.parseExpr()
+				p.endBlock()
+				continue
+			case "else":
+				n.conds = append(n.conds, cond)
+				n.bodies = append(n.bodies, body)
+				p.endBlock()
+				els, end2 := p.parseBody()
+				if end2 != "endif" {
+					p.fail("expected endif, got '%s'", end2)
+				}
+				n.els = els
+			case "endif":
+				n.conds = append(n.conds, cond)
+				n.bodies = append(n.bodies, body)
+			default:
+				p.fail("unexpected end of template, expected 'endif'")
+			}
+			p.endBlock()
+			return n
+		}
+	case "for":
+		n := &forNode{}
+		for {
+			n.targets = append(n.targets, p.expect(tokens.Name, "loop variable").Val)
+			if !p.accept(tokens.Comma) {
+				break
+			}
+		}
+		p.expect(tokens.In, "'in'")
+		n.iter = p.parseOr(true)
+		if p.acceptName("if") {
+			n.filter = p.parseOr(false)
+		}
+		if p.acceptName("recursive") {
+			n.recursive = true
+		}
+		p.endBlock()
+		body, end := p.parseBody()
+		n.body = body
+		if end == "else" {
+			p.endBlock()
+			n.els, end = p.parseBody()
+		}
+		if end != "endfor" {
+			p.fail("unexpected end of template, expected 'endfor'")
+		}
+		p.endBlock()
+		return n
+	case "set":
+		n := &setNode{}
+		for {
+			n.targets = append(n.targets, p.expect(tokens.Name, "variable name").Val)
+			if p.accept(tokens.Dot) {
+				n.attr = p.expect(tokens.Name, "attribute").Val
+			}
+			if !p.accept(tokens.Comma) {
+				break
+			}
+		}
+		if p.accept(tokens.Assign) {
+			n.x = p.parseTupleExpr()
+			p.endBlock()
+			return n
+		}
+		p.endBlock()
+		body, end := p.parseBody()
+		if end != "endset" {
+			p.fail("expected endset")
+		}
+		p.endBlock()
+		n.body = body
+		return n
+	case "include":
+		n := &includeNode{x: p.parseExpr()}
+		if p.acceptName("ignore") {
+			if !p.acceptName("missing") {
+				p.fail("expected 'missing'")
+			}
+			n.ignoreMissing = true
+		}
+		if p.acceptName("with") || p.acceptName("without") {
+			p.acceptName("context")
+		}
+		p.endBlock()
+		return n
+	case "macro":
+		n := &macroNode{name: p.expect(tokens.Name, "macro name").Val}
+		p.expect(tokens.LeftParenthesis, "'('")
+		for !p.accept(tokens.RightParenthesis) {
+			n.params = append(n.params, p.expect(tokens.Name, "parameter").Val)
+			var def expr
+			if p.accept(tokens.Assign) {
+				def = p.parseExpr()
+			}
+			n.defaults = append(n.defaults, def)
+			if !p.accept(tokens.Comma) && p.cur().Type != tokens.RightParenthesis {
+				p.fail("expected ',' or ')'")
+			}
+		}
+		p.endBlock()
+		body, end := p.parseBody()
+		if end != "endmacro" {
+			p.fail("expected endmacro")
+		}
+		p.endBlock()
+		n.body = body
+		return n
+	case "raw":
+		p.endBlock()
+		var b strings.Builder
+		for p.cur().Type == tokens.Data {
+			b.WriteString(p.next().Val)
+		}
+		p.expect(tokens.BlockBegin, "endraw")
+		if !p.acceptName("endraw") {
+			p.fail("expected endraw")
+		}
+		p.endBlock()
+		return &textNode{b.String()}
+	case "with":
+		n := &withNode{}
+		for p.cur().Type == tokens.Name {
+			n.names = append(n.names, p.next().Val)
+			p.expect(tokens.Assign, "'='")
+			n.vals = append(n.vals, p.parseExpr())
+			if !p.accept(tokens.Comma) {
+				break
+			}
+		}
+		p.endBlock()
+		body, end := p.parseBody()
+		if end != "endwith" {
+			p.fail("expected endwith")
+		}
+		p.endBlock()
+		n.body = body
+		return n
+	case "filter":
+		f := p.parseFilterCall(nil)
+		p.endBlock()
+		body, end := p.parseBody()
+		if end != "endfilter" {
+			p.fail("expected endfilter")
+		}
+		p.endBlock()
+		return &filterBlockNode{f: f, body: body}
+	case "break", "continue":
+		p.endBlock()
+		return &loopCtlNode{brk: name == "break"}
+	}
+	p.fail("encountered unknown tag '%s'", name)
+	return nil
+}
+
+// parseTupleExpr parses "a, b" as a tuple (for set).
+func (p *parser) parseTupleExpr() expr {
+	x := p.parseExpr()
+	if p.cur().Type != tokens.Comma {
+		return x
+	}
+	items := []expr{x}
+	for p.accept(tokens.Comma) {
+		if p.cur().Type == tokens.BlockEnd {
+			break
+		}
+		items = append(items, p.parseExpr())
+	}
+	return &tupleExpr{items}
+}
+
+func (p *parser) parseExpr() expr {
+	x := p.parseOr(true)
+	if p.isName("if") {
+		p.pos++
+		cond := p.parseOr(true)
+		var alt expr
+		if p.acceptName("else") {
+			alt = p.parseExpr()
+		}
+		return &condExpr{a: x, cond: cond, b: alt}
+	}
+	return x
+}
+
+func (p *parser) parseOr(_ bool) expr {
+	x := p.parseAnd()
+	for p.accept(tokens.Or) {
+		x = &binExpr{op: "or", l: x, r: p.parseAnd()}
+	}
+	return x
+}
+
+func (p *parser) parseAnd() expr {
+	x := p.parseNot()
+	for p.accept(tokens.And) {
+		x = &binExpr{op: "and", l: x, r: p.parseNot()}
+	}
+	return x
+}
+
+func (p *parser) parseNot() expr {
+	if p.cur().Type == tokens.Not {
+		p.pos++
+		return &unaryExpr{op: "not", x: p.parseNot()}
+	}
+	return p.parseCompare()
+}
+
+func (p *parser) parseCompare() expr {
+	x := p.parseMath1()
+	for {
+		t := p.cur()
+		var op string
+		switch t.Type {
+		case tokens.Equals:
+			op = "=="
+		case tokens.Ne:
+			op = "!="
+		case tokens.LowerThan:
+			op = "<"
+		case tokens.LowerThanOrEqual:
+			op = "<="
+		case tokens.GreaterThan:
+			op = ">"
+		case tokens.GreaterThanOrEqual:
+			op = ">="
+		case tokens.In:
+			op = "in"
+		case tokens.Not:
+			if p.peekAt(1).Type == tokens.In {
+				p.pos++
+				op = "not in"
+			}
+		}
+		if op == "" {
+			return x
+		}
+		p.pos++
+		x = &binExpr{op: op, l: x, r: p.parseMath1()}
+	}
+}
+
+func (p *parser) parseMath1() expr {
+	x := p.parseConcat()
+	for {
+		switch p.cur().Type {
+		case tokens.Addition:
+			p.pos++
+			x = &binExpr{op: "+", l: x, r: p.parseConcat()}
+		case tokens.Subtraction:
+			p.pos++
+			x = &binExpr{op: "-", l: x, r: p.parseConcat()}
+		default:
+			return x
+		}
+	}
+}
+
+func (p *parser) parseConcat() expr {
+	x := p.parseMath2()
+	for p.accept(tokens.Tilde) {
+		x = &binExpr{op: "~", l: x, r: p.parseMath2()}
+	}
+	return x
+}
+
+func (p *parser) parseMath2() expr {
+	x := p.parsePow()
+	for {
+		var op string
+		switch p.cur().Type {
+		case tokens.Multiply:
+			op = "*"
+		case tokens.Division:
+			op = "/"
+		case tokens.FloorDivision:
+			op = "//"
+		case tokens.Modulo:
+			op = "%"
+		default:
+			return x
+		}
+		p.pos++
+		x = &binExpr{op: op, l: x, r: p.parsePow()}
+	}
+}
+
+func (p *parser) parsePow() expr {
+	x := p.parseUnary(true)
+	for p.accept(tokens.Power) {
+		x = &binExpr{op: "**", l: x, r: p.parseUnary(true)}
+	}
+	return x
+}
+
+func (p *parser) parseUnary(withFilter bool) expr {
+	var x expr
+	switch p.cur().Type {
+	case tokens.Subtraction:
+		p.pos++
+		x = &unaryExpr{op: "-", x: p.parseUnary(false)}
+	case tokens.Addition:
+		p.pos++
+		x = &unaryExpr{op: "+", x: p.parseUnary(false)}
+	default:
+		x = p.parsePostfix(p.parsePrimary())
+	}
+	if withFilter {
+		x = p.parseFilterTests(x)
+	}
+	return x
+}
+
+func (p *parser) parsePrimary() expr {
+	t := p.cur()
+	switch t.Type {
+	case tokens.Name:
+		p.pos++
+		switch t.Val {
+		case "true", "True":
+			return &litExpr{true}
+		case "false", "False":
+			return &litExpr{false}
+		case "none", "None":
+			return &litExpr{nil}
+		}
+		return &nameExpr{t.Val}
+	case tokens.String:
+		p.pos++
+		s := pyUnescape(t.Val)
+		for p.cur().Type == tokens.String {
+			s += pyUnescape(p.next().Val)
+		}
+		return &litExpr{s}
+	case tokens.Integer:
+		p.pos++
+		i, err := strconv.ParseInt(strings.ReplaceAll(t.Val, "_", ""), 0, 64)
+		if err != nil {
+			p.fail("bad integer %s", t.Val)
+		}
+		return &litExpr{int(i)}
+	case tokens.Float:
+		p.pos++
+		f, err := strconv.ParseFloat(strings.ReplaceAll(t.Val, "_", ""), 64)
+		if err != nil {
+			p.fail("bad float %s", t.Val)
+		}
+		return &litExpr{f}
+	case tokens.LeftParenthesis:
+		p.pos++
+		if p.accept(tokens.RightParenthesis) {
+			return &tupleExpr{}
+		}
+		x := p.parseExpr()
+		if p.cur().Type == tokens.Comma {
+			items := []expr{x}
+			for p.accept(tokens.Comma) {
+				if p.cur().Type == tokens.RightParenthesis {
+					break
+				}
+				items = append(items, p.parseExpr())
+			}
+			x = &tupleExpr{items}
+		}
+		p.expect(tokens.RightParenthesis, "')'")
+		return x
+	case tokens.LeftBracket:
+		p.pos++
+		l := &listExpr{}
+		for !p.accept(tokens.RightBracket) {
+			l.items = append(l.items, p.parseExpr())
+			if !p.accept(tokens.Comma) {
+				p.expect(tokens.RightBracket, "']'")
+				break
+			}
+		}
+		return l
+	case tokens.LeftBrace:
+		p.pos++
+		d := &dictExpr{}
+		for !p.accept(tokens.RightBrace) {
+			d.keys = append(d.keys, p.parseExpr())
+			p.expect(tokens.Colon, "':'")
+			d.vals = append(d.vals, p.parseExpr())
+			if !p.accept(tokens.Comma) {
+				p.expect(tokens.RightBrace, "'}'")
+				break
+			}
+		}
+		return d
+	}
+	p.fail("unexpected '%s'", t.Val)
+	return nil
+}
+
+func (p *parser) parsePostfix(x expr) expr {
+	for {
+		switch p.cur().Type {
+		case tokens.Dot:
+			p.pos++
+			t := p.next()
+			switch t.Type {
+			case tokens.Name, tokens.In, tokens.Is, tokens.And, tokens.Or, tokens.Not:
+				x = &attrExpr{x: x, name: t.Val}
+			case tokens.Integer:
+				i, _ := strconv.Atoi(t.Val)
+				x = &itemExpr{x: x, idx: &litExpr{i}}
+			default:
+				p.fail("expected attribute name, got '%s'", t.Val)
+			}
+		case tokens.LeftBracket:
+			p.pos++
+			var parts [3]expr
+			n := 0
+			isSlice := false
+			for {
+				if p.cur().Type != tokens.Colon && p.cur().Type != tokens.RightBracket {
+					parts[n] = p.parseExpr()
+				}
+				if p.accept(tokens.Colon) {
+					isSlice = true
+					n++
+					if n > 2 {
+						p.fail("bad slice")
+					}
+					continue
+				}
+				break
+			}
+			p.expect(tokens.RightBracket, "']'")
+			if isSlice {
+				x = &sliceExpr{x: x, lo: parts[0], hi: parts[1], step: parts[2]}
+			} else {
+				x = &itemExpr{x: x, idx: parts[0]}
+			}
+		case tokens.LeftParenthesis:
+			p.pos++
+			args, kwargs := p.parseCallArgs()
+			x = &callExpr{fn: x, args: args, kwargs: kwargs}
+		default:
+			return x
+		}
+	}
+}
+
+// parseCallArgs parses after '(' up to and including ')'.
+func (p *parser) parseCallArgs() ([]expr, []kwArg) {
+	var args []expr
+	var kwargs []kwArg
+	for !p.accept(tokens.RightParenthesis) {
+		if p.cur().Type == tokens.Name && p.peekAt(1).Type == tokens.Assign {
+			name := p.next().Val
+			p.pos++
+			kwargs = append(kwargs, kwArg{name, p.parseExpr()})
+		} else {
+			args = append(args, p.parseExpr())
+		}
+		if !p.accept(tokens.Comma) {
+			p.expect(tokens.RightParenthesis, "')'")
+			break
+		}
+	}
+	return args, kwargs
+}
+
+func (p *parser) parseFilterCall(x expr) *filterExpr {
+	name := p.expect(tokens.Name, "filter name").Val
+	for p.cur().Type == tokens.Dot { // ansible.builtin.foo
+		p.pos++
+		name = p.expect(tokens.Name, "filter name").Val
+	}
+	f := &filterExpr{x: x, name: name}
+	if p.accept(tokens.LeftParenthesis) {
+		f.args, f.kwargs = p.parseCallArgs()
+	}
+	return f
+}
+
+func (p *parser) parseFilterTests(x expr) expr {
+	for {
+		switch p.cur().Type {
+		case tokens.Pipe:
+			p.pos++
+			x = p.parseFilterCall(x)
+		case tokens.Is:
+			p.pos++
+			neg := p.cur().Type == tokens.Not
+			if neg {
+				p.pos++
+			}
+			t := p.next()
+			if t.Type != tokens.Name && t.Type != tokens.In {
+				p.fail("expected test name, got '%s'", t.Val)
+			}
+			name := t.Val
+			for p.cur().Type == tokens.Dot {
+				p.pos++
+				name = p.expect(tokens.Name, "test name").Val
+			}
+			te := &testExpr{x: x, name: name, neg: neg}
+			c := p.cur()
+			switch {
+			case c.Type == tokens.LeftParenthesis:
+				p.pos++
+				te.args, te.kwargs = p.parseCallArgs()
+			case c.Type == tokens.String || c.Type == tokens.Integer || c.Type == tokens.Float ||
+				c.Type == tokens.LeftBracket || c.Type == tokens.LeftBrace ||
+				(c.Type == tokens.Name && c.Val != "else" && c.Val != "if"):
+				te.args = []expr{p.parsePostfix(p.parsePrimary())}
+			}
+			x = te
+		default:
+			return x
+		}
+	}
+}
+
+// pyUnescape applies Python's unicode-escape decoding as Jinja2 does to
+// string literals (gonja's lexer has already turned \' and \" into quotes).
+func pyUnescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case '\\':
+			b.WriteByte('\\')
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 'a':
+			b.WriteByte('\a')
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		case '\'', '"':
+			b.WriteByte(s[i])
+		case '\n':
+		case 'x', 'u', 'U':
+			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[s[i]]
+			if i+n < len(s) {
+				if v, err := strconv.ParseUint(s[i+1:i+1+n], 16, 32); err == nil {
+					b.WriteRune(rune(v))
+					i += n
+					continue
+				}
+			}
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			j := i
+			for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
+				j++
+			}
+			v, _ := strconv.ParseUint(s[i:j], 8, 32)
+			b.WriteRune(rune(v))
+			i = j - 1
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
