@@ -7,6 +7,7 @@ package facts
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,64 +33,89 @@ func Gather(ctx context.Context, h host.Host) (map[string]any, error) {
 // build turns the script's sections into facts.
 func build(sec map[string]string) map[string]any {
 	f := map[string]any{}
+	fl := files(sec["files"])
+	file := func(paths ...string) string {
+		for _, p := range paths {
+			if c, ok := fl[p]; ok {
+				return c
+			}
+		}
+		return ""
+	}
 	exists := lineSet(sec["exists"])
 	paths := lineSet(sec["path"])
+	status := parseStatus(fl["/proc/self/status"])
 
-	uname := lines(sec["uname"])
-	for len(uname) < 5 {
-		uname = append(uname, "")
+	f["system"] = strings.TrimSpace(file("/proc/sys/kernel/ostype"))
+	f["kernel"] = strings.TrimSpace(file("/proc/sys/kernel/osrelease"))
+	f["kernel_version"] = strings.TrimSpace(file("/proc/sys/kernel/version"))
+	arch := strings.TrimSpace(file("/proc/sys/kernel/arch"))
+	if arch == "" {
+		arch = strings.TrimSpace(sec["arch"])
 	}
-	f["system"], f["kernel"], f["kernel_version"], f["machine"] = uname[0], uname[1], uname[2], uname[3]
-	node := uname[4]
+	f["machine"], f["architecture"], f["userspace_architecture"] = arch, arch, arch
+	node := strings.TrimSpace(file("/proc/sys/kernel/hostname"))
 	f["nodename"] = node
 	f["hostname"], _, _ = strings.Cut(node, ".")
-	fqdn := getFQDN(node, sec["hostaddr"], sec["hostbyaddr"])
+	fqdn := FQDN(node, file("/etc/hosts"), sec["hostbyaddr"])
 	f["fqdn"] = fqdn
 	_, domain, _ := strings.Cut(fqdn, ".")
 	f["domain"] = domain
-	f["architecture"] = uname[3]
-	f["userspace_architecture"] = uname[3]
 
-	osr := ParseOSRelease(sec["os-release"])
+	osr := ParseOSRelease(file("/etc/os-release", "/usr/lib/os-release"))
 	d := Distribution(osr, map[string]string{
-		"debian_version": sec["debian_version"], "alpine-release": sec["alpine-release"],
-		"redhat-release": sec["redhat-release"],
+		"debian_version": file("/etc/debian_version"), "alpine-release": file("/etc/alpine-release"),
+		"redhat-release": file("/etc/redhat-release"),
 	})
 	for k, v := range d {
 		f[k] = v
 	}
-	f["lsb"] = LSB(sec["lsb-release"], osr, paths["lsb_release"])
+	f["lsb"] = LSB(file("/etc/lsb-release"), osr, paths["lsb_release"])
 
-	for k, v := range ParseMeminfo(sec["meminfo"]) {
+	for k, v := range ParseMeminfo(file("/proc/meminfo")) {
 		f[k] = v
 	}
-	nproc, _ := strconv.Atoi(strings.TrimSpace(sec["nproc"]))
-	for k, v := range ParseCPUInfo(sec["cpuinfo"], uname[3], nproc) {
+	for k, v := range ParseCPUInfo(file("/proc/cpuinfo"), arch, countCPUList(status["Cpus_allowed_list"])) {
 		f[k] = v
 	}
-	if up := strings.Fields(sec["uptime"]); len(up) > 0 {
+	if up := strings.Fields(file("/proc/uptime")); len(up) > 0 {
 		if s, err := strconv.ParseFloat(up[0], 64); err == nil {
 			f["uptime_seconds"] = int(s)
 		}
 	}
-	if id := lines(sec["machine-id"]); len(id) > 0 {
+	if id := lines(file("/var/lib/dbus/machine-id", "/etc/machine-id")); len(id) > 0 {
 		f["machine_id"] = id[0]
 	}
 
-	for k, v := range userFacts(lines(sec["id"]), sec["passwd"]) {
+	env := map[string]any{}
+	for p, c := range fl {
+		if strings.HasPrefix(p, "/proc/") && strings.HasSuffix(p, "/environ") && p != "/proc/1/environ" {
+			env = parseEnviron(c)
+		}
+	}
+	f["env"] = env
+	for k, v := range UserFacts(status, env, file("/etc/passwd")) {
 		f[k] = v
 	}
-	f["env"] = parseEnviron(sec["environ"])
 
-	f["service_mgr"] = ServiceMgr(sec["proc1"], strings.TrimSpace(sec["sbin-init"]), uname[0], exists, paths)
+	proc1 := file("/proc/1/comm")
+	if proc1 == "" {
+		proc1 = strings.TrimSpace(sec["sbin-init"])
+	}
+	f["service_mgr"] = ServiceMgr(proc1, strings.TrimSpace(sec["sbin-init"]), f["system"].(string), exists, paths)
 	f["pkg_mgr"] = PkgMgr(exists, d["distribution"].(string), d["os_family"].(string), d["distribution_major_version"].(string))
-	for k, v := range Virtualization(sec["cgroup"], sec["environ1"], strings.TrimSpace(sec["systemd-container"]), exists, parseKV(sec["dmi"])) {
+	dmi := map[string]string{
+		"sys_vendor":   strings.TrimSpace(file("/sys/class/dmi/id/sys_vendor")),
+		"product_name": strings.TrimSpace(file("/sys/class/dmi/id/product_name")),
+	}
+	for k, v := range Virtualization(file("/proc/1/cgroup"), strings.ReplaceAll(file("/proc/1/environ"), "\x00", "\n"),
+		strings.TrimSpace(file("/run/systemd/container")), exists, dmi) {
 		f[k] = v
 	}
 	f["selinux"] = map[string]any{"status": "disabled"}
 	if exists["/sys/fs/selinux/enforce"] {
 		mode := "permissive"
-		if strings.TrimSpace(sec["selinux-enforce"]) == "1" {
+		if strings.TrimSpace(file("/sys/fs/selinux/enforce")) == "1" {
 			mode = "enforcing"
 		}
 		f["selinux"] = map[string]any{"status": "enabled", "mode": mode}
@@ -98,28 +124,108 @@ func build(sec map[string]string) map[string]any {
 	if exists["/sys/kernel/security/apparmor"] {
 		f["apparmor"] = map[string]any{"status": "enabled"}
 	}
-	f["fips"] = strings.TrimSpace(sec["fips"]) == "1"
+	f["fips"] = strings.TrimSpace(file("/proc/sys/crypto/fips_enabled")) == "1"
 	if dt, ok := DateTime(sec["date"]); ok {
 		f["date_time"] = dt
 	}
-	f["dns"] = ParseResolvConf(sec["resolv"])
-	for k, v := range Network(sec) {
-		f[k] = v
+	f["dns"] = ParseResolvConf(file("/etc/resolv.conf"))
+	if paths["ip"] {
+		sysfs := map[string]map[string]string{}
+		devs := lines(sec["netdev"])
+		for _, dev := range devs {
+			a := map[string]string{}
+			for _, attr := range []string{"address", "mtu", "operstate", "type", "flags", "speed"} {
+				if c, ok := fl["/sys/class/net/"+dev+"/"+attr]; ok {
+					a[attr] = strings.TrimSpace(c)
+				}
+			}
+			sysfs[dev] = a
+		}
+		for _, p := range lines(sec["netkind"]) {
+			dir, kind := path.Split(p)
+			if a := sysfs[path.Base(dir)]; a != nil {
+				a[kind] = "1"
+			}
+		}
+		for k, v := range Network(sec["ip"], devs, sysfs) {
+			f[k] = v
+		}
 	}
 	return f
 }
 
-// getFQDN is Python's socket.getfqdn(): the first name with a dot among the
-// canonical name and aliases of the host's address, else the canonical name.
-func getFQDN(node, hostaddr, byaddr string) string {
-	if strings.TrimSpace(hostaddr) == "" {
+// parseStatus reads /proc/PID/status into key: value.
+func parseStatus(s string) map[string]string {
+	m := map[string]string{}
+	for _, l := range lines(s) {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// countCPUList counts the CPUs in a list such as "0-3,8,10-11".
+func countCPUList(s string) int {
+	n := 0
+	for _, r := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(r), "-")
+		a, err1 := strconv.Atoi(lo)
+		if err1 != nil {
+			continue
+		}
+		b := a
+		if isRange {
+			var err error
+			if b, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		n += b - a + 1
+	}
+	return n
+}
+
+// FQDN is Python's socket.getfqdn() for node: its address from /etc/hosts
+// (or, when node is not there, the script's getent answer, byaddr), then
+// the first name with a dot among that address's canonical name and
+// aliases, else the canonical name.
+func FQDN(node, hosts, byaddr string) string {
+	type entry struct {
+		addr  string
+		names []string
+	}
+	var entries []entry
+	for _, l := range lines(hosts) {
+		if i := strings.Index(l, "#"); i >= 0 {
+			l = l[:i]
+		}
+		if w := strings.Fields(l); len(w) >= 2 {
+			entries = append(entries, entry{w[0], w[1:]})
+		}
+	}
+	var names []string
+	addr := ""
+	for _, e := range entries {
+		for _, n := range e.names {
+			if n == node && addr == "" {
+				addr = e.addr
+			}
+		}
+	}
+	if addr != "" {
+		for _, e := range entries {
+			if e.addr == addr {
+				names = e.names
+				break
+			}
+		}
+	} else if w := strings.Fields(byaddr); len(w) >= 2 {
+		names = w[1:]
+	}
+	if len(names) == 0 {
 		return node
 	}
-	names := strings.Fields(byaddr)
-	if len(names) < 2 {
-		return node
-	}
-	names = names[1:]
 	for _, n := range names {
 		if strings.Contains(n, ".") {
 			return n
@@ -128,18 +234,54 @@ func getFQDN(node, hostaddr, byaddr string) string {
 	return names[0]
 }
 
-func userFacts(id []string, passwd string) map[string]any {
+// UserFacts ports Ansible's user facts: user_id is getpass.getuser() (the
+// LOGNAME, USER, LNAME or USERNAME variable, else the passwd name of the
+// uid), the rest come from that user's passwd entry and the process's ids
+// (/proc/self/status).
+func UserFacts(status map[string]string, env map[string]any, passwd string) map[string]any {
 	f := map[string]any{}
-	for len(id) < 3 {
-		id = append(id, "")
+	ids := func(k string) (int, int) {
+		w := strings.Fields(status[k])
+		if len(w) < 2 {
+			return -1, -1
+		}
+		r, _ := strconv.Atoi(w[0])
+		e, _ := strconv.Atoi(w[1])
+		return r, e
 	}
-	f["user_id"] = id[0]
-	uid, _ := strconv.Atoi(id[1])
-	gid, _ := strconv.Atoi(id[2])
-	f["real_user_id"], f["effective_user_id"] = uid, uid
-	f["real_group_id"], f["effective_group_id"] = gid, gid
-	pw := strings.Split(strings.TrimSpace(firstLine(passwd)), ":")
-	if len(pw) >= 7 {
+	ruid, euid := ids("Uid")
+	rgid, _ := ids("Gid")
+	f["real_user_id"], f["effective_user_id"] = ruid, euid
+	f["real_group_id"], f["effective_group_id"] = rgid, rgid // sic: Ansible reports getgid() for both
+	var byName, byUID []string
+	user := ""
+	for _, k := range []string{"LOGNAME", "USER", "LNAME", "USERNAME"} {
+		if v, _ := env[k].(string); v != "" {
+			user = v
+			break
+		}
+	}
+	for _, l := range lines(passwd) {
+		pw := strings.Split(l, ":")
+		if len(pw) < 7 {
+			continue
+		}
+		if user != "" && pw[0] == user && byName == nil {
+			byName = pw
+		}
+		if pw[2] == strconv.Itoa(ruid) && byUID == nil {
+			byUID = pw
+		}
+	}
+	if user == "" && byUID != nil {
+		user = byUID[0]
+	}
+	f["user_id"] = user
+	pw := byName
+	if pw == nil {
+		pw = byUID
+	}
+	if pw != nil {
 		f["user_uid"], _ = strconv.Atoi(pw[2])
 		f["user_gid"], _ = strconv.Atoi(pw[3])
 		f["user_gecos"], f["user_dir"], f["user_shell"] = pw[4], pw[5], pw[6]

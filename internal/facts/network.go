@@ -14,68 +14,66 @@ var interfaceType = map[string]string{"1": "ether", "32": "infiniband", "512": "
 // interfaces, one dict per interface (named as the interface, with - and :
 // turned into _), default_ipv4, default_ipv6, all_ipv4_addresses and
 // all_ipv6_addresses. Like Ansible, it reports nothing without ip(8).
-func Network(sec map[string]string) map[string]any {
+func Network(ipOut string, devs []string, sysfs map[string]map[string]string) map[string]any {
 	f := map[string]any{}
-	if !lineSet(sec["path"])["ip"] {
-		return f
+	var route4, route6, addrOut string
+	for i, l := range strings.Split(ipOut, "\n") {
+		switch {
+		case strings.HasPrefix(l, "8.8.8.8 ") && route4 == "":
+			route4 = l
+		case strings.HasPrefix(l, "2404:6800:400a:800::1012 ") && route6 == "":
+			route6 = l
+		case len(l) > 0 && l[0] >= '0' && l[0] <= '9' && strings.Contains(l, ": <"):
+			addrOut = strings.Join(strings.Split(ipOut, "\n")[i:], "\n")
+		}
+		if addrOut != "" {
+			break
+		}
 	}
-	def4 := defaultRoute(sec["route4"], "8.8.8.8")
-	def6 := defaultRoute(sec["route6"], "2404:6800:400a:800::1012")
+	def4 := defaultRoute(route4, "8.8.8.8")
+	def6 := defaultRoute(route6, "2404:6800:400a:800::1012")
 
-	// sysfs attributes, per device
 	ifaces := map[string]map[string]any{}
 	rawMAC := map[string]string{}
-	var order []string
-	var cur map[string]any
-	for _, l := range lines(sec["netdev"]) {
-		k, v, _ := strings.Cut(l, " ")
-		v = strings.TrimSpace(v)
-		if k == "dev" {
-			cur = map[string]any{"device": v}
-			ifaces[v] = cur
-			order = append(order, v)
-			continue
-		}
-		if cur == nil {
-			continue
-		}
-		dev := cur["device"].(string)
-		switch k {
-		case "address":
+	order := devs
+	for _, dev := range devs {
+		cur := map[string]any{"device": dev}
+		ifaces[dev] = cur
+		a := sysfs[dev]
+		if v, ok := a["address"]; ok {
 			rawMAC[dev] = v
 			if v != "" && v != "00:00:00:00:00:00" {
 				cur["macaddress"] = v
 			}
-		case "mtu":
+		}
+		if v, ok := a["mtu"]; ok {
 			cur["mtu"], _ = strconv.Atoi(v)
-		case "operstate":
+		}
+		if v, ok := a["operstate"]; ok {
 			cur["active"] = v != "down"
-		case "type":
-			t, ok := interfaceType[v]
-			if !ok {
+		}
+		if v, ok := a["type"]; ok {
+			t, known := interfaceType[v]
+			if !known {
 				t = "unknown"
 			}
 			cur["type"] = t
-		case "bridge":
+		}
+		if a["bridge"] != "" {
 			cur["type"] = "bridge"
-		case "bonding":
+		}
+		if a["bonding"] != "" {
 			cur["type"] = "bonding"
-		case "speed":
-			if n, err := strconv.Atoi(v); err == nil {
-				cur["speed"] = n
-			}
-		case "flags":
-			if n, err := strconv.ParseInt(strings.TrimPrefix(v, "0x"), 16, 64); err == nil {
-				cur["promisc"] = n&0x100 != 0
-			}
+		}
+		if n, err := strconv.Atoi(a["speed"]); err == nil {
+			cur["speed"] = n
+		}
+		if n, err := strconv.ParseInt(strings.TrimPrefix(a["flags"], "0x"), 16, 64); err == nil {
+			cur["promisc"] = n&0x100 != 0
 		}
 	}
-	// directory order, as Ansible's glob
-	if dirOrder := lines(sec["netorder"]); len(dirOrder) == len(order) {
-		order = dirOrder
-	}
 
-	addrs := parseIPAddr(sec["ipaddr"])
+	addrs := parseIPAddr(addrOut)
 	var all4, all6 []any
 	var names []any
 	for _, dev := range order {
@@ -83,13 +81,13 @@ func Network(sec map[string]string) map[string]any {
 		if iface == nil {
 			continue
 		}
-		for _, sec := range []bool{false, true} {
+		for _, secondary := range []bool{false, true} {
 			for _, a := range addrs[dev] {
-				if a.secondary != sec {
+				if a.secondary != secondary {
 					continue
 				}
 				if a.family == 6 {
-					if sec {
+					if secondary {
 						continue
 					}
 					l, _ := iface["ipv6"].([]any)
@@ -116,7 +114,7 @@ func Network(sec map[string]string) map[string]any {
 					}
 					target = t
 				}
-				if !sec {
+				if !secondary {
 					if _, has := target["ipv4"]; !has {
 						target["ipv4"] = v4
 					} else {

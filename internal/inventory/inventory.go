@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Options tunes Load.
@@ -58,6 +59,7 @@ type Inventory struct {
 	varDirs []string
 	opts    Options
 	// cache of loaded group_vars/host_vars files
+	mu    sync.Mutex
 	files map[string]map[string]any
 }
 
@@ -94,6 +96,11 @@ func newInventory(opts Options) *Inventory {
 	inv.addGroup("all")
 	inv.addGroup("ungrouped")
 	_ = inv.addChild("all", "ungrouped")
+	// made up front (its name is fixed when first asked for) so lookups never
+	// write and an Inventory can be read from many goroutines
+	inv.implicit = &host{name: "localhost", implicit: true, vars: map[string]any{
+		"ansible_connection": "local",
+	}}
 	return inv
 }
 
@@ -388,13 +395,10 @@ func (inv *Inventory) reconcile() {
 	}
 }
 
-// Hosts returns every host name in inventory order.
+// Hosts returns every host name in inventory order: Ansible's order for
+// the pattern "all" (ungrouped hosts first, then group by group).
 func (inv *Inventory) Hosts() []string {
-	out := make([]string, 0, len(inv.hosts))
-	for _, h := range inv.hosts {
-		out = append(out, h.name)
-	}
-	return out
+	return hostNames(inv.groupIdx["all"].allHosts(true))
 }
 
 // lookup is InventoryData.get_host: a defined host, or for localhost-like
@@ -409,11 +413,8 @@ func (inv *Inventory) lookup(name string) *host {
 	if inv.localhost != nil {
 		return inv.localhost
 	}
-	if inv.implicit == nil {
-		inv.implicit = &host{name: name, implicit: true, vars: map[string]any{
-			"ansible_connection": "local",
-		}}
-	}
+	// Ansible makes one implicit host, named after the first name asked
+	// for; tend always calls it "localhost".
 	return inv.implicit
 }
 

@@ -1,11 +1,14 @@
 package inventory
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/tend-project/tend/internal/yamlx"
@@ -178,6 +181,8 @@ func varsDirFiles(dir string) ([]string, error) {
 // loadVarsFile reads one group_vars/host_vars file: a YAML (or JSON)
 // mapping, possibly vault-encrypted. An empty file is no variables.
 func (inv *Inventory) loadVarsFile(path string) (map[string]any, error) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
 	if v, ok := inv.files[path]; ok {
 		return v, nil
 	}
@@ -194,6 +199,12 @@ func (inv *Inventory) loadVarsFile(path string) (map[string]any, error) {
 }
 
 func (inv *Inventory) decodeVars(path string, data []byte) (map[string]any, error) {
+	// Ansible's DataLoader tries JSON before YAML
+	if v, ok := decodeJSON(data); ok {
+		if m, isMap := v.(map[string]any); isMap {
+			return m, nil
+		}
+	}
 	root, err := yamlx.Parse(data, path)
 	if err != nil {
 		return nil, err
@@ -218,4 +229,37 @@ func (inv *Inventory) decodeVars(path string, data []byte) (map[string]any, erro
 		}
 	}
 	return nil, d.Errorf(root, "variables file must hold a mapping of variable names to values, found %s", describe(d, root))
+}
+
+// decodeJSON reads JSON with integers as int, like Python's json module.
+func decodeJSON(data []byte) (any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return nil, false
+	}
+	return fixNumbers(v), true
+}
+
+func fixNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.Atoi(x.String()); err == nil {
+			return i
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x.String()
+	case map[string]any:
+		for k, e := range x {
+			x[k] = fixNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = fixNumbers(e)
+		}
+	}
+	return v
 }

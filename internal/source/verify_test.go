@@ -204,3 +204,61 @@ func firstLineOf(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
 func itoa(n int) string { return strconv.Itoa(n) }
 
 var osReadFile = os.ReadFile
+
+func TestVerifyTamperedCommit(t *testing.T) {
+	alice := gitserver.NewSSHSigner(t, "alice@example.com")
+	palice := gitserver.NewGPGSigner(t, "Alice Admin <alice@example.com>")
+	for _, tc := range []struct {
+		name string
+		sign gitserver.CommitOption
+		cfg  source.VerifyConfig
+	}{
+		{"ssh", gitserver.SignSSH(alice), source.VerifyConfig{Mode: "ssh", AllowedSigners: gitserver.WriteAllowedSigners(t, alice.AllowedSignersLine(""))}},
+		{"openpgp", gitserver.SignGPG(palice), source.VerifyConfig{Mode: "openpgp", Keyring: palice.Armored}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := gitserver.NewBare(t)
+			c1 := b.Commit(map[string]string{"f": "1"}, tc.sign)
+			bad := b.Tamper(c1, "sneaky")
+			r := open(t, source.Config{URL: b.URL(), Ref: "main", Verify: tc.cfg, AllowForcePush: true})
+			_, err := r.Sync(context.Background(), "")
+			wantVerifyError(t, err, bad, "bad")
+		})
+	}
+}
+
+func TestVerifyAllCommitsAcrossMerge(t *testing.T) {
+	alice := gitserver.NewSSHSigner(t, "alice@example.com")
+	allowed := gitserver.WriteAllowedSigners(t, alice.AllowedSignersLine(""))
+	b := gitserver.NewBare(t)
+	c0 := b.Commit(map[string]string{"f": "0"}) // unsigned, but before applied
+	c1 := b.Commit(map[string]string{"f": "1"}, gitserver.SignSSH(alice))
+	cfg := source.Config{URL: b.URL(), Ref: "main", Verify: source.VerifyConfig{Mode: "ssh", AllowedSigners: allowed, AllCommits: true}}
+	r := open(t, cfg)
+	sync(t, r, "")
+
+	// A side branch forked from c0, merged into main after c1.
+	b.Git("checkout", "-q", "-b", "side", c0)
+	s1 := b.Commit(map[string]string{"g": "side"}, gitserver.SignSSH(alice), gitserver.NoPush())
+	b.Git("checkout", "-q", "main")
+	b.Git("-c", "gpg.format=ssh", "-c", "user.signingkey="+alice.KeyFile, "merge", "-q", "-S", "--no-edit", "side")
+	m := b.Git("rev-parse", "HEAD")
+	b.Git("push", "-q", "origin", "main")
+
+	if rev := sync(t, r, c1); rev.Hash != m {
+		t.Fatalf("Sync = %s, want merge %s", rev.Hash, m)
+	}
+	revs, err := r.Verify(context.Background(), c1, m)
+	if err != nil || len(revs) != 2 || revs[0].Hash != s1 || revs[1].Hash != m {
+		t.Fatalf("Verify(c1..merge) = %+v, %v; want [side commit, merge] without older history", revs, err)
+	}
+
+	// An unsigned commit on a merged side branch is caught.
+	b.Git("checkout", "-q", "side")
+	s2 := b.Commit(map[string]string{"g": "unsigned"}, gitserver.NoPush())
+	b.Git("checkout", "-q", "main")
+	b.Git("-c", "gpg.format=ssh", "-c", "user.signingkey="+alice.KeyFile, "merge", "-q", "-S", "--no-edit", "side")
+	b.Git("push", "-q", "origin", "main")
+	_, err = r.Sync(context.Background(), m)
+	wantVerifyError(t, err, s2, "not signed")
+}

@@ -4,7 +4,7 @@ package template
 // undefined variables are not (they depend on the host). `tend validate`
 // uses it.
 func Check(text string) error {
-	_, err := parseTemplate(text)
+	_, err := parseTemplate(text, true)
 	return err
 }
 

@@ -47,14 +47,21 @@ type cache struct {
 
 const cacheMax = 4096
 
-func (c *cache) template(src string) (*parsed, error) {
+// template parses src; file templates (the template module, include,
+// lookup('template')) use Jinja2's own string escapes, strings in task
+// arguments and vars use Ansible's raw backslashes.
+func (c *cache) template(src string, file bool) (*parsed, error) {
+	key := src
+	if file {
+		key = "\x00file\x00" + src
+	}
 	c.mu.Lock()
-	p, ok := c.m[src]
+	p, ok := c.m[key]
 	c.mu.Unlock()
 	if ok {
 		return p, nil
 	}
-	p, err := parseTemplate(src)
+	p, err := parseTemplate(src, !file)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +69,7 @@ func (c *cache) template(src string) (*parsed, error) {
 	if len(c.m) >= cacheMax {
 		c.m = map[string]*parsed{}
 	}
-	c.m[src] = p
+	c.m[key] = p
 	c.mu.Unlock()
 	return p, nil
 }
@@ -136,7 +143,7 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 			}
 		}
 	}
-	p, err := e.cache.template(text)
+	p, err := e.cache.template(text, false)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +239,7 @@ func (e *Engine) RenderString(text string, vars Vars) (string, error) {
 		return text, nil
 	}
 	sc := e.newState(vars, "").child()
-	p, err := e.cache.template(text)
+	p, err := e.cache.template(text, false)
 	if err != nil {
 		return "", err
 	}
@@ -333,7 +340,7 @@ func (e *Engine) parseFile(path string) (*parsed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.cache.template(string(b))
+	return e.cache.template(string(b), true)
 }
 
 // findFile resolves name against dir and the search paths.

@@ -224,7 +224,9 @@ func init() {
 				if strings.HasPrefix(gs, `\g<`) && strings.HasSuffix(gs, ">") {
 					idx = re.SubexpIndex(gs[3 : len(gs)-1])
 				} else if strings.HasPrefix(gs, `\`) {
-					idx, _ = strconv.Atoi(gs[1:])
+					if n, err := strconv.Atoi(gs[1:]); err == nil {
+						idx = n
+					}
 				}
 				if idx < 0 || 2*idx+1 >= len(m) {
 					fail("invalid group %s", gs)
@@ -683,7 +685,7 @@ func init() {
 			case "floor":
 				return math.Floor(f*p) / p
 			}
-			return math.Round(f*p) / p
+			return math.RoundToEven(f*p) / p
 		},
 		"random": func(_ *scope, in any, args []any, kw map[string]any) any {
 			if n, ok := in.(int); ok {
@@ -1406,7 +1408,7 @@ func writeFlow(b *strings.Builder, v any) {
 		}
 		b.WriteByte(']')
 	case *Map, map[string]any:
-		keys, _ := mapKeys(x)
+		keys := sortedMapKeys(x)
 		b.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
@@ -1429,9 +1431,6 @@ func writeYAML(b *strings.Builder, v any, ind int, _ bool, top bool) {
 	if !hasNested(v) || isEmptyColl(v) || (!isList(v) && !isMap(v)) {
 		if !isList(v) && !isMap(v) && top {
 			b.WriteString(yamlScalar(v) + "\n")
-			if s, ok := v.(string); ok && yamlPlain(s) {
-				b.WriteString("...\n")
-			}
 			return
 		}
 		writeFlow(b, v)
@@ -1446,9 +1445,6 @@ func writeNiceYAML(b *strings.Builder, v any, ind, step int) {
 	if (!isList(v) && !isMap(v)) || isEmptyColl(v) {
 		writeFlow(b, v)
 		b.WriteByte('\n')
-		if s, ok := v.(string); ok && yamlPlain(s) {
-			b.WriteString("...\n")
-		}
 		return
 	}
 	writeBlock(b, v, ind, step, false)
@@ -1462,18 +1458,19 @@ func writeBlock(b *strings.Builder, v any, ind, step int, flowLeaves bool) {
 	case []any:
 		for _, e := range x {
 			e = norm(e)
-			b.WriteString(pad + "-" + strings.Repeat(" ", step-1))
 			if (isList(e) || isMap(e)) && !isEmptyColl(e) && !(flowLeaves && !hasNested(e)) {
+				b.WriteString(pad + "-" + strings.Repeat(" ", step-1))
 				var sub strings.Builder
 				writeBlock(&sub, e, ind+step, step, flowLeaves)
 				b.WriteString(strings.TrimLeft(sub.String(), " "))
 				continue
 			}
+			b.WriteString(pad + "- ")
 			writeFlow(b, e)
 			b.WriteByte('\n')
 		}
 	case *Map, map[string]any:
-		keys, _ := mapKeys(x)
+		keys := sortedMapKeys(x)
 		for _, k := range keys {
 			e, _ := mapGet(x, k)
 			b.WriteString(pad + yamlScalar(k) + ":")
@@ -1491,4 +1488,12 @@ func writeBlock(b *strings.Builder, v any, ind, step int, flowLeaves bool) {
 			b.WriteByte('\n')
 		}
 	}
+}
+
+// sortedMapKeys: PyYAML's dump sorts mapping keys (sort_keys=True).
+func sortedMapKeys(m any) []string {
+	keys, _ := mapKeys(m)
+	keys = append([]string(nil), keys...)
+	sort.Strings(keys)
+	return keys
 }

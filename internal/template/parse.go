@@ -18,9 +18,9 @@ import (
 type expr interface{}
 
 type (
-	litExpr   struct{ v any }
-	nameExpr  struct{ name string }
-	attrExpr  struct {
+	litExpr  struct{ v any }
+	nameExpr struct{ name string }
+	attrExpr struct {
 		x    expr
 		name string
 	}
@@ -123,6 +123,11 @@ type parser struct {
 	toks []*tokens.Token
 	pos  int
 	src  string
+	// rawStrings keeps backslashes in string literals inside {{ }} as
+	// written: Ansible's templar doubles them before Jinja2 sees them
+	// (_escape_backslashes), except for template files.
+	rawStrings bool
+	inVar      bool
 }
 
 type SyntaxError struct {
@@ -164,12 +169,12 @@ func lexAll(src string) (toks []*tokens.Token, err error) {
 	return toks, nil
 }
 
-func parseTemplate(src string) (p *parsed, err error) {
+func parseTemplate(src string, rawStrings bool) (p *parsed, err error) {
 	toks, err := lexAll(src)
 	if err != nil {
 		return nil, err
 	}
-	ps := &parser{toks: toks, src: src}
+	ps := &parser{toks: toks, src: src, rawStrings: rawStrings && strings.Contains(src, "{{")}
 	defer func() {
 		if r := recover(); r != nil {
 			if se, ok := r.(*SyntaxError); ok {
@@ -188,7 +193,7 @@ func parseTemplate(src string) (p *parsed, err error) {
 
 // parseExprString parses a bare expression (when:, that:).
 func parseExprString(src string) (x expr, err error) {
-	toks, err := lexAll("{{" + src + "}}")
+	toks, err := lexAll("{{ " + src + " }}")
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +332,9 @@ func (p *parser) parseBody() ([]node, string) {
 			p.expect(tokens.CommentEnd, "end of comment")
 		case tokens.VariableBegin:
 			p.pos++
+			p.inVar = true
 			x := p.parseExpr()
+			p.inVar = false
 			p.expect(tokens.VariableEnd, "end of print statement '}}'")
 			out = append(out, &outNode{x})
 		case tokens.BlockBegin:
@@ -690,9 +697,13 @@ func (p *parser) parsePrimary() expr {
 		return &nameExpr{t.Val}
 	case tokens.String:
 		p.pos++
-		s := pyUnescape(t.Val)
+		unescape := pyUnescape
+		if p.rawStrings && p.inVar {
+			unescape = func(s string) string { return s }
+		}
+		s := unescape(t.Val)
 		for p.cur().Type == tokens.String {
-			s += pyUnescape(p.next().Val)
+			s += unescape(p.next().Val)
 		}
 		return &litExpr{s}
 	case tokens.Integer:

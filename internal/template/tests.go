@@ -74,7 +74,9 @@ func init() {
 			return loc != nil
 		}
 	}
-	eq := func(_ *scope, in any, args []any, _ map[string]any) bool { return equal(in, arg(args, nil, 0, "", nil)) }
+	eq := func(_ *scope, in any, args []any, _ map[string]any) bool {
+		return equal(in, arg(args, nil, 0, "", nil))
+	}
 	tests = map[string]testFn{
 		"none":    func(_ *scope, in any, _ []any, _ map[string]any) bool { return in == nil },
 		"boolean": func(_ *scope, in any, _ []any, _ map[string]any) bool { _, ok := in.(bool); return ok },
@@ -100,8 +102,8 @@ func init() {
 			}
 			return false
 		},
-		"lower": func(_ *scope, in any, _ []any, _ map[string]any) bool { s := toStr(in); return strings.ToLower(s) == s },
-		"upper": func(_ *scope, in any, _ []any, _ map[string]any) bool { s := toStr(in); return strings.ToUpper(s) == s },
+		"lower":     func(_ *scope, in any, _ []any, _ map[string]any) bool { s := toStr(in); return strings.ToLower(s) == s },
+		"upper":     func(_ *scope, in any, _ []any, _ map[string]any) bool { s := toStr(in); return strings.ToUpper(s) == s },
 		"succeeded": succeeded, "success": succeeded,
 		"failed": failed, "failure": failed,
 		"changed": changed, "change": changed,
@@ -120,15 +122,26 @@ func init() {
 		},
 		"version":         func(_ *scope, in any, args []any, kw map[string]any) bool { return versionTest(in, args, kw) },
 		"version_compare": func(_ *scope, in any, args []any, kw map[string]any) bool { return versionTest(in, args, kw) },
-		"in":              func(_ *scope, in any, args []any, _ map[string]any) bool { return contains(arg(args, nil, 0, "", []any{}), in) },
-		"contains":        func(_ *scope, in any, args []any, _ map[string]any) bool { return contains(in, arg(args, nil, 0, "", nil)) },
-		"equalto":         eq, "eq": eq, "==": eq,
-		"ne":     func(sc *scope, in any, args []any, kw map[string]any) bool { return !eq(sc, in, args, kw) },
-		"lt":     func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) < 0 },
-		"le":     func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) <= 0 },
-		"gt":     func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) > 0 },
-		"ge":     func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) >= 0 },
-		"sameas": func(_ *scope, in any, args []any, _ map[string]any) bool { return sameValue(in, norm(args[0])) && typeName(in) == typeName(args[0]) },
+		"in": func(_ *scope, in any, args []any, _ map[string]any) bool {
+			return contains(arg(args, nil, 0, "", []any{}), in)
+		},
+		"contains": func(_ *scope, in any, args []any, _ map[string]any) bool {
+			return contains(in, arg(args, nil, 0, "", nil))
+		},
+		"equalto": eq, "eq": eq, "==": eq, "equal": eq,
+		"!=": func(sc *scope, in any, args []any, kw map[string]any) bool { return !eq(sc, in, args, kw) },
+		"<":  func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) < 0 },
+		"<=": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) <= 0 },
+		">":  func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) > 0 },
+		">=": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) >= 0 },
+		"ne": func(sc *scope, in any, args []any, kw map[string]any) bool { return !eq(sc, in, args, kw) },
+		"lt": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) < 0 },
+		"le": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) <= 0 },
+		"gt": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) > 0 },
+		"ge": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) >= 0 },
+		"sameas": func(_ *scope, in any, args []any, _ map[string]any) bool {
+			return sameValue(in, norm(args[0])) && typeName(in) == typeName(args[0])
+		},
 		"divisibleby": func(_ *scope, in any, args []any, _ map[string]any) bool {
 			a, b := in.(int), norm(args[0]).(int)
 			return b != 0 && a%b == 0
@@ -156,11 +169,23 @@ func init() {
 			}
 			return true
 		},
-		"abs":       func(_ *scope, in any, _ []any, _ map[string]any) bool { return filepath.IsAbs(toStr(in)) },
-		"file":      func(_ *scope, in any, _ []any, _ map[string]any) bool { st, err := os.Stat(toStr(in)); return err == nil && st.Mode().IsRegular() },
-		"directory": func(_ *scope, in any, _ []any, _ map[string]any) bool { st, err := os.Stat(toStr(in)); return err == nil && st.IsDir() },
-		"exists":    func(_ *scope, in any, _ []any, _ map[string]any) bool { _, err := os.Stat(toStr(in)); return err == nil },
-		"link":      func(_ *scope, in any, _ []any, _ map[string]any) bool { st, err := os.Lstat(toStr(in)); return err == nil && st.Mode()&os.ModeSymlink != 0 },
+		"abs": func(_ *scope, in any, _ []any, _ map[string]any) bool { return filepath.IsAbs(toStr(in)) },
+		"file": func(_ *scope, in any, _ []any, _ map[string]any) bool {
+			st, err := os.Stat(toStr(in))
+			return err == nil && st.Mode().IsRegular()
+		},
+		"directory": func(_ *scope, in any, _ []any, _ map[string]any) bool {
+			st, err := os.Stat(toStr(in))
+			return err == nil && st.IsDir()
+		},
+		"exists": func(_ *scope, in any, _ []any, _ map[string]any) bool {
+			_, err := os.Stat(toStr(in))
+			return err == nil
+		},
+		"link": func(_ *scope, in any, _ []any, _ map[string]any) bool {
+			st, err := os.Lstat(toStr(in))
+			return err == nil && st.Mode()&os.ModeSymlink != 0
+		},
 	}
 }
 

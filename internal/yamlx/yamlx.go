@@ -211,7 +211,7 @@ func (d *Decoder) Pairs(n *yaml.Node) ([]Pair, error) {
 		p := Pair{Key: Resolve(kv.k), Value: kv.v, Name: name}
 		if i, ok := index[name]; ok {
 			if !kv.merged {
-				d.warnf(n, "found a duplicate dict key (%s). Using last defined value only.", name)
+				d.warnf(kv.k, "found a duplicate dict key (%s). Using last defined value only.", name)
 			}
 			out[i].Value = kv.v
 			continue

@@ -236,7 +236,12 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 	res := module.Result{}
 	var differs []string
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].rel < entries[j].rel })
+	absentDirs := map[string]bool{}
 	ensureDir := func(p string) error {
+		if t.Check && absentDirs[path.Dir(p)] {
+			absentDirs[p] = true
+			return nil
+		}
 		fi, err := followStat(ctx, t.Host, p)
 		if err != nil {
 			return err
@@ -249,6 +254,7 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 			res.Changed = true
 			differs = append(differs, "state")
 			if t.Check {
+				absentDirs[p] = true
 				return nil
 			}
 			if _, err := mkdirAll(ctx, t.Host, p, 0755); err != nil {
@@ -286,6 +292,10 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 					return module.Result{}, err
 				}
 			}
+		case t.Check && absentDirs[path.Dir(p)]:
+			// Its directory would be created first: a new file.
+			res.Changed = true
+			res.Resources = append(res.Resources, resource(p, []string{"state"})...)
 		default:
 			r, err := copyFile(ctx, t, fileSource{data: e.data, label: path.Join(src, e.rel), base: path.Base(e.rel), mode: e.mode}, p)
 			if err != nil {

@@ -189,3 +189,22 @@ func (r *Repo) ForcePush(rev string) {
 	r.run(r.Work, "reset", "-q", "--hard", rev)
 	r.run(r.Work, "push", "-q", "--force", "origin", "HEAD:refs/heads/"+r.Branch)
 }
+
+// Tamper writes a copy of commit rev whose message has suffix appended but
+// which keeps the original signature header (so the signature no longer
+// matches), force-pushes it as the branch tip and returns its hash.
+func (r *Repo) Tamper(rev, suffix string) string {
+	r.t.Helper()
+	raw := r.run(r.Work, "cat-file", "commit", rev)
+	f, err := os.CreateTemp(r.t.TempDir(), "commit")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := f.WriteString(raw + suffix + "\n"); err != nil {
+		r.t.Fatal(err)
+	}
+	f.Close()
+	h := r.run(r.Work, "hash-object", "-t", "commit", "-w", f.Name())
+	r.ForcePush(h)
+	return h
+}
