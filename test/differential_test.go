@@ -287,10 +287,10 @@ func (c *diffCase) run() {
 
 func changedLines(o *Outcome) []string {
 	var out []string
-	for _, lines := range TaskLines(o.Report) {
-		for _, l := range lines {
-			if strings.Contains(l, "=> changed") {
-				out = append(out, "  "+l)
+	for _, p := range o.Report.Plays {
+		for _, t := range p.Tasks {
+			if t.Changed {
+				out = append(out, "  "+taskLine(t))
 			}
 		}
 	}

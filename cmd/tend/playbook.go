@@ -116,6 +116,15 @@ func cmdPlaybook(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if !f.check {
+		lk, err := takeHostLock()
+		if err != nil {
+			return err
+		}
+		if lk != nil {
+			defer lk.Release()
+		}
+	}
 	rep, err := apply.Run(ctx, req)
 	code := apply.ExitCode(rep, err)
 	if code != 0 {

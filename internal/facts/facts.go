@@ -634,16 +634,6 @@ func firstLine(s string) string {
 	return l[0]
 }
 
-func parseKV(s string) map[string]string {
-	m := map[string]string{}
-	for _, l := range lines(s) {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			m[k] = strings.TrimSpace(v)
-		}
-	}
-	return m
-}
-
 func sortedKeys(m map[string]any) []string {
 	k := make([]string, 0, len(m))
 	for x := range m {

@@ -146,6 +146,7 @@ func TestGatherMatchesAnsibleSetup(t *testing.T) {
 			diffs = append(diffs, fmt.Sprintf("env.%s: tend %v, ansible %v", k, ge[k], we[k]))
 		}
 	}
+	t.Logf("compared %d facts with ansible's: %v", len(got), sortedKeys(got))
 	sort.Strings(diffs)
 	for _, d := range diffs {
 		t.Error(d)

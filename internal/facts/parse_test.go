@@ -1,6 +1,10 @@
 package facts
 
 import (
+	"context"
+	"strings"
+
+	"github.com/tend-project/tend/internal/host"
 	"reflect"
 	"testing"
 )
@@ -256,5 +260,20 @@ func TestDateTimeAndHelpers(t *testing.T) {
 	}
 	if got := Subset(f, nil); len(got) != len(f) {
 		t.Errorf("Subset(all) = %v", got)
+	}
+}
+
+// brokenHost answers every Run with what a host without /bin/sh would.
+type brokenHost struct{ host.Host }
+
+func (brokenHost) Name() string { return "broken" }
+func (brokenHost) Run(ctx context.Context, c host.Command) (host.CommandResult, error) {
+	return host.CommandResult{RC: 127, Stderr: []byte("sh: not found")}, nil
+}
+
+func TestGatherReportsAFailedScript(t *testing.T) {
+	_, err := Gather(context.Background(), brokenHost{})
+	if err == nil || !strings.Contains(err.Error(), "broken") || !strings.Contains(err.Error(), "sh: not found") {
+		t.Errorf("Gather on a broken host: err = %v, want one naming the host and the shell's error", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 	"time"
 
@@ -338,11 +337,4 @@ func pyDelta(d time.Duration) string {
 // script do through Ansible's connection.
 func shellCommand(text, executable, dir string) host.Command {
 	return host.Command{Shell: text, Executable: executable, Dir: dir}
-}
-
-func joinDir(dir, p string) string {
-	if dir == "" || path.IsAbs(p) {
-		return p
-	}
-	return path.Join(dir, p)
 }
