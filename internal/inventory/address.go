@@ -171,7 +171,7 @@ func expandHostnameRange(line string) ([]string, error) {
 			}
 		}
 	}
-	var out []string
+	out := []string{}
 	for _, s := range seq {
 		name := head + fill(s) + tail
 		if strings.Contains(name, "[") {

@@ -123,7 +123,7 @@ func (inv *Inventory) parseINI(path string, data []byte) error {
 	}
 	for _, name := range pendingOrder {
 		d, ok := pending[name]
-		if !ok || d != pending[name] {
+		if !ok {
 			continue
 		}
 		switch d.state {

@@ -9,7 +9,6 @@ package inventory
 
 import (
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -426,7 +425,7 @@ func (inv *Inventory) Host(name string) (*Host, bool) {
 	if h == nil {
 		return nil, false
 	}
-	out := &Host{Name: h.name, Vars: maps.Clone(h.vars)}
+	out := &Host{Name: h.name, Vars: deepCopy(h.vars).(map[string]any)}
 	for _, g := range h.direct {
 		out.Groups = append(out.Groups, g.name)
 	}
@@ -439,7 +438,7 @@ func (inv *Inventory) Group(name string) (*Group, bool) {
 	if !ok {
 		return nil, false
 	}
-	out := &Group{Name: g.name, Vars: maps.Clone(g.vars)}
+	out := &Group{Name: g.name, Vars: deepCopy(g.vars).(map[string]any)}
 	if g.priority != 1 {
 		out.Vars["ansible_group_priority"] = g.priority
 	}

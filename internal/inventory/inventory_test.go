@@ -249,3 +249,33 @@ func TestMatchUnknownAndWarn(t *testing.T) {
 		t.Error("bad regex: want error")
 	}
 }
+
+func TestHostListAndInventoryFile(t *testing.T) {
+	inv, err := Load([]string{"h1,h2:2201"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := inv.Host("h2")
+	if !ok || h.Vars["ansible_port"] != 2201 || h.Vars["inventory_file"] != "h1,h2:2201" || h.Vars["inventory_dir"] != nil {
+		t.Errorf("h2 = %+v", h)
+	}
+	if !reflect.DeepEqual(h.Groups, []string{"ungrouped"}) || !reflect.DeepEqual(inv.GroupNames("h2"), []string{"ungrouped"}) {
+		t.Errorf("groups of h2 = %v / %v", h.Groups, inv.GroupNames("h2"))
+	}
+	dir := t.TempDir()
+	p := write(t, dir, "hosts", "[g]\nx1 a=1\n")
+	inv, err = Load([]string{p}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, _ := inv.HostVars("x1", "")
+	if vars["inventory_file"] != p || vars["inventory_dir"] != dir || vars["a"] != 1 {
+		t.Errorf("x1 vars = %v", vars)
+	}
+	// callers may change what they get without touching the inventory
+	vars["a"] = 2
+	again, _ := inv.HostVars("x1", "")
+	if again["a"] != 1 {
+		t.Errorf("HostVars result aliases inventory state")
+	}
+}

@@ -65,20 +65,10 @@ func (inv *Inventory) parseHostList(list string) {
 		}
 		if _, ok := inv.hostIndex[name]; !ok {
 			_, _ = inv.addHost(name, "ungrouped", port, "")
+			// Ansible: inventory_file is the list itself, inventory_dir None
 			inv.hostIndex[name].vars["inventory_file"] = list
-			inv.hostIndex[name].vars["inventory_dir"] = pyDirname(list)
 		}
 	}
-}
-
-// pyDirname is os.path.dirname(os.path.abspath(p)) for a host list string,
-// which Ansible stores as inventory_dir of its hosts.
-func pyDirname(p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return ""
-	}
-	return filepath.Dir(abs)
 }
 
 func (inv *Inventory) parseSource(path string) error {

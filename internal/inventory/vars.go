@@ -93,7 +93,26 @@ func (inv *Inventory) HostVars(hostName, playbookDir string) (map[string]any, er
 			}
 		}
 	}
-	return out, nil
+	// callers own the result: nested maps and lists are copies too
+	return deepCopy(out).(map[string]any), nil
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = deepCopy(e)
+		}
+		return l
+	}
+	return v
 }
 
 // varsFor loads DIR/SUBDIR/NAME like Ansible's host_group_vars plugin: the

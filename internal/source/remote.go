@@ -188,7 +188,7 @@ func (r *Repo) fetch(ctx context.Context, lr *git.Repository, remoteRef plumbing
 		// Not on any branch or tag: ask for the commit itself (servers
 		// must allow it, as GitHub and git's uploadpack.allowAnySHA1InWant do).
 		if err := do([]config.RefSpec{config.RefSpec(want.String() + ":refs/tend/want")}); err != nil {
-			return err
+			return fmt.Errorf("source.ref: commit %s is on no branch or tag of %s, and fetching it by hash failed: %w", want, r.cfg.URL, err)
 		}
 	}
 	return nil

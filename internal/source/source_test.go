@@ -238,7 +238,12 @@ func TestRefTagAndCommit(t *testing.T) {
 			wantTree(t, r.Dir(), map[string]string{"f": tc.content})
 		})
 	}
-	r := open(t, source.Config{URL: b.URL(), Ref: "nope"})
+	unknown := strings.Repeat("ab", 20)
+	r := open(t, source.Config{URL: b.URL(), Ref: unknown})
+	if _, err := r.Sync(context.Background(), ""); err == nil || !strings.Contains(err.Error(), unknown) {
+		t.Fatalf("unknown commit: err = %v, want one naming %s", err, unknown)
+	}
+	r = open(t, source.Config{URL: b.URL(), Ref: "nope"})
 	if _, err := r.Sync(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "source.ref") {
 		t.Fatalf("unknown ref: err = %v, want one naming source.ref", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
@@ -38,7 +39,7 @@ func (r *Repo) Sync(ctx context.Context, applied string) (Revision, error) {
 	rev, err := r.syncTo(ctx, appliedHash, tip, remoteRef)
 	if errors.Is(err, ErrCorrupt) {
 		r.log.Warn("re-cloning corrupt checkout", "dir", r.cfg.Dir, "err", err)
-		if rmErr := os.RemoveAll(r.cfg.Dir); rmErr != nil {
+		if rmErr := os.RemoveAll(filepath.Join(r.cfg.Dir, ".git")); rmErr != nil {
 			return Revision{}, fmt.Errorf("remove corrupt checkout %s: %w", r.cfg.Dir, rmErr)
 		}
 		rev, err = r.syncTo(ctx, appliedHash, tip, remoteRef)
@@ -238,7 +239,9 @@ func (r *Repo) openCheckout() (*git.Repository, error) {
 		if !errors.Is(err, git.ErrRepositoryNotExists) {
 			r.log.Warn("checkout is corrupt; cloning again", "dir", r.cfg.Dir, "err", err)
 		}
-		if err := os.RemoveAll(r.cfg.Dir); err != nil {
+		// Only the repository goes: the work tree keeps the previous
+		// revision's files until a verified commit replaces them.
+		if err := os.RemoveAll(filepath.Join(r.cfg.Dir, ".git")); err != nil {
 			return nil, fmt.Errorf("remove broken checkout %s: %w", r.cfg.Dir, err)
 		}
 		if err := os.MkdirAll(r.cfg.Dir, 0o755); err != nil {

@@ -114,9 +114,28 @@ var diffTemplates = []string{
 	"{% set ns = namespace(found=false) %}{% for u in users %}{% if u.admin %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}",
 }
 
+// diffNative are task-argument strings whose rendered value (type and
+// value) must match Ansible's templar (native types vs strings).
+var diffNative = []string{
+	"{{ n }}", "{{ b }}", "{{ f }}", "{{ none_var }}", "{{ l }}", "{{ d }}", "{{ s }}", "{{ n + 1 }}", "{{ n | int }}", "{{ n | string }}",
+	"{{ 1 == 1 }}", "{{ '[1, 2]' }}", "{{ '1' }}", "{{ lazy }}", "{{ users[0] }}", "x{{ n }}", "{{ l }} ", "{{ str_false }}",
+	"{{ 3 }}", "{{ None }}", "{{ true }}", "{{ l | length }}", "{{ d | dict2items }}", "{{ 'True' }}", "{{ '{\"a\": 1}' }}",
+	"plain text", "{{ omit is defined }}", "{{ s | to_json }}", "{{ d | to_json }}",
+}
+
+// diffWhen are when: conditions.
+var diffWhen = []string{
+	"b", "not b", "n > 40", "str_false", "s", "none_var is none", "undefined_var is defined", "l | length > 2", "'a' in strs",
+	"res_ok is changed", "res_fail is failed and n == 42", "n == '42'", "str_num | int == 12", "'{{ b }}'", "ver is version('2.9', '>')",
+	"users | selectattr('admin') | list | length == 2", "d.alpha == 2", "undefined_var", "str_false | bool", "(n > 1) and (f < 4)",
+	"s is match('H')", "n", "0", "[]", "lazy == 43", "lazy | int == 43", "'x' ~ n == 'x42'",
+}
+
 type diffCase struct {
 	expr     string
 	template bool
+	native   bool
+	when     bool
 }
 
 // knownDiffs are cases where tend deliberately or knowingly differs.
@@ -139,13 +158,28 @@ func TestAgainstAnsible(t *testing.T) {
 	for _, x := range diffTemplates {
 		cases = append(cases, diffCase{expr: x, template: true})
 	}
+	for _, x := range diffNative {
+		cases = append(cases, diffCase{expr: x, native: true})
+	}
+	for _, x := range diffWhen {
+		cases = append(cases, diffCase{expr: x, when: true})
+	}
 	var tasks []map[string]any
 	for _, c := range cases {
 		msg := "J{{ (" + c.expr + ") | to_json }}"
-		if c.template {
+		task := map[string]any{"ignore_errors": true}
+		switch {
+		case c.template:
 			msg = "T" + c.expr
+		case c.native:
+			msg = "J{{ [r | type_debug, r] | to_json }}"
+			task["vars"] = map[string]any{"r": c.expr}
+		case c.when:
+			msg = "ran"
+			task["when"] = c.expr
 		}
-		tasks = append(tasks, map[string]any{"debug": map[string]any{"msg": msg}, "ignore_errors": true})
+		task["debug"] = map[string]any{"msg": msg}
+		tasks = append(tasks, task)
 	}
 	play := []map[string]any{{"hosts": "localhost", "gather_facts": false, "vars_files": []string{"vars.yml"}, "tasks": tasks}}
 	pb, _ := json.Marshal(play)
@@ -163,8 +197,9 @@ func TestAgainstAnsible(t *testing.T) {
 		Plays []struct {
 			Tasks []struct {
 				Hosts map[string]struct {
-					Msg    any  `json:"msg"`
-					Failed bool `json:"failed"`
+					Msg     any  `json:"msg"`
+					Failed  bool `json:"failed"`
+					Skipped bool `json:"skipped"`
 				} `json:"hosts"`
 			} `json:"tasks"`
 		} `json:"plays"`
@@ -193,7 +228,7 @@ func TestAgainstAnsible(t *testing.T) {
 		h := res.Plays[0].Tasks[i].Hosts["localhost"]
 		var want string
 		wantErr := h.Failed
-		if !wantErr {
+		if !wantErr && !(c.when && h.Skipped) {
 			s, ok := h.Msg.(string)
 			if !ok {
 				t.Errorf("%s: ansible returned non-string %v", c.expr, h.Msg)
@@ -203,13 +238,35 @@ func TestAgainstAnsible(t *testing.T) {
 		}
 		var got string
 		var gotErr error
-		if c.template {
+		if c.when {
+			if !wantErr {
+				want = "ran"
+				if h.Skipped {
+					want = "skipped"
+				}
+			}
+			var run bool
+			run, gotErr = e.EvalBool(c.expr, vars)
+			got = "skipped"
+			if run {
+				got = "ran"
+			}
+		} else if c.native {
+			var v any
+			v, gotErr = e.Render(c.expr, vars)
+			if gotErr == nil {
+				got = "J" + toJSON([]any{typeName(v), v}, "", false)
+			}
+		} else if c.template {
 			var s string
 			s, gotErr = e.RenderString("T"+c.expr, vars)
 			got = s
 		} else {
 			// The same template ansible-playbook rendered.
 			got, gotErr = e.RenderString("J{{ ("+c.expr+") | to_json }}", vars)
+		}
+		for _, alias := range []string{"AnsibleUnicode", "NativeJinjaText", "AnsibleUnsafeText"} {
+			want = strings.Replace(want, `J["`+alias+`"`, `J["str"`, 1)
 		}
 		ok := (wantErr && gotErr != nil) || (!wantErr && gotErr == nil && got == want)
 		if ok {

@@ -159,6 +159,11 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 			case []any, *Map, map[string]any, bool:
 				return x, nil
 			case string:
+				if _, isFilter := o.x.(*filterExpr); isFilter {
+					// Ansible wraps filter results as NativeJinjaText,
+					// which is never literal_eval'd.
+					return x, nil
+				}
 				return literalish(x), nil
 			case *undef:
 				return nil, x.err()

@@ -33,7 +33,7 @@ var _ module.Module = (*BlockInFile)(nil)
 
 // Run implements module.Module.
 func (*BlockInFile) Run(ctx context.Context, t *module.Task) (module.Result, error) {
-	return result(runBlockInFile(ctx, t))
+	return result(ctx, t)(runBlockInFile(ctx, t))
 }
 
 func runBlockInFile(ctx context.Context, t *module.Task) (module.Result, error) {
@@ -118,7 +118,7 @@ func runBlockInFile(ctx context.Context, t *module.Task) (module.Result, error) 
 				}
 			} else {
 				for i, l := range lines {
-					if insertRe.MatchString(l) {
+					if insertRe.MatchString(chomp(l)) {
 						n0 = i
 					}
 				}

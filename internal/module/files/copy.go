@@ -48,7 +48,7 @@ const maxDiffSize = 104448
 
 // Run implements module.Module.
 func (*Copy) Run(ctx context.Context, t *module.Task) (module.Result, error) {
-	return result(runCopy(ctx, t))
+	return result(ctx, t)(runCopy(ctx, t))
 }
 
 func runCopy(ctx context.Context, t *module.Task) (module.Result, error) {
@@ -127,7 +127,7 @@ type entry struct {
 func localEntries(t *module.Task, src string, follow bool) ([]entry, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
-		return nil, failf("Could not find or access '%s' on the Ansible Controller.", src)
+		return nil, failf("Could not find or access '%s' on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option", src)
 	}
 	if !fi.IsDir() {
 		data, err := readLocal(t, src)
@@ -227,17 +227,24 @@ func hostEntries(ctx context.Context, h host.Host, src string) ([]entry, error) 
 // copyTree copies a directory: "dir/" copies its contents into dest, "dir"
 // the directory itself.
 func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []entry) (module.Result, error) {
+	destArg := dest
+	root := strings.TrimSuffix(dest, "/")
 	if !strings.HasSuffix(src, "/") {
-		dest = path.Join(dest, path.Base(src))
+		root = path.Join(dest, path.Base(src))
 	}
-	dest = strings.TrimSuffix(dest, "/")
+	dest = root
 	dirMode := t.Args["directory_mode"]
 	at := fileAttrs(t.Args)
 	res := module.Result{}
 	var differs []string
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].rel < entries[j].rel })
 	absentDirs := map[string]bool{}
+	files, last := 0, map[string]any(nil)
 	ensureDir := func(p string) error {
+		dirMode := dirMode
+		if p == root && strings.HasSuffix(src, "/") {
+			dirMode = nil // dest itself is not one of src's directories
+		}
 		if t.Check && absentDirs[path.Dir(p)] {
 			absentDirs[p] = true
 			return nil
@@ -294,6 +301,7 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 			}
 		case t.Check && absentDirs[path.Dir(p)]:
 			// Its directory would be created first: a new file.
+			files++
 			res.Changed = true
 			res.Resources = append(res.Resources, resource(p, []string{"state"})...)
 		default:
@@ -304,12 +312,18 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 			if r.Failed {
 				return r, nil
 			}
+			files++
+			last = r.Values
 			res.Changed = res.Changed || r.Changed
 			res.Diffs = append(res.Diffs, r.Diffs...)
 			res.Resources = append(res.Resources, r.Resources...)
 		}
 	}
-	res.Values = map[string]any{"dest": dest + "/", "src": src}
+	if files == 1 && last != nil {
+		res.Values = last
+	} else {
+		res.Values = map[string]any{"dest": destArg, "src": strings.TrimSuffix(src, "/")}
+	}
 	res.Resources = append(resource(dest, differs), res.Resources...)
 	return res, nil
 }
@@ -362,7 +376,11 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 			dest = realPath(ctx, h, dest)
 		}
 		if !a.Bool("force") {
-			return module.Result{Msg: "file already exists", Values: map[string]any{"src": s.label, "dest": dest}, Resources: resource(dest, nil)}, nil
+			v := map[string]any{"dest": dest}
+			if s.label != "dynamically generated" {
+				v["src"] = s.label
+			}
+			return module.Result{Values: v, Resources: resource(dest, nil)}, nil
 		}
 		if fi, _ := followStat(ctx, h, dest); fi.IsRegular() {
 			exists = true
@@ -371,7 +389,7 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 			}
 		}
 	} else if fi, err := followStat(ctx, h, path.Dir(dest)); err != nil || !fi.Exists {
-		return module.Result{}, failf("Destination directory %s does not exist", path.Dir(dest))
+		return module.Result{}, &failure{msg: fmt.Sprintf("Destination directory %s does not exist", path.Dir(dest)), values: map[string]any{"checksum": sum}}
 	}
 	lfi, _ = h.Stat(ctx, dest)
 	values := map[string]any{"dest": dest, "checksum": sum}
@@ -428,7 +446,7 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 		opts := host.WriteOptions{Mode: mode, UID: uid, GID: gid, Validate: a.String("validate")}
 		if err := h.WriteFile(ctx, dest, s.data, opts); err != nil {
 			if v, ok := err.(*host.ValidateError); ok {
-				return module.Result{}, &failure{msg: "failed to validate", values: map[string]any{"exit_status": v.RC, "stdout": v.Stdout, "stderr": v.Stderr}}
+				return module.Result{}, &failure{msg: "failed to validate", values: map[string]any{"exit_status": v.RC, "stdout": v.Stdout, "stderr": v.Stderr, "checksum": sum}}
 			}
 			return module.Result{}, failf("failed to copy: %s to %s: %v", s.label, dest, err)
 		}

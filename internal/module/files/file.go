@@ -52,7 +52,7 @@ type stamp struct {
 
 // Run implements module.Module.
 func (*File) Run(ctx context.Context, t *module.Task) (module.Result, error) {
-	return result(runFile(ctx, t))
+	return result(ctx, t)(runFile(ctx, t))
 }
 
 func runFile(ctx context.Context, t *module.Task) (module.Result, error) {
@@ -473,7 +473,7 @@ func (r *fileRun) link(ctx context.Context, p, src, prev string) (module.Result,
 			absrc = path.Join(relpath, src)
 		}
 		if fi, err := followStat(ctx, h, absrc); err != nil || !fi.Exists {
-			return module.Result{}, &failure{msg: `src file does not exist, use "force=yes" if you really want to create the link: ` + relpath + "/" + src, values: map[string]any{"path": p, "src": src}}
+			return module.Result{}, &failure{msg: `src file does not exist, use "force=yes" if you really want to create the link: ` + absrc, values: map[string]any{"path": p, "src": src}}
 		}
 	}
 	switch prev {

@@ -50,7 +50,7 @@ func failf(format string, a ...any) error { return &failure{msg: fmt.Sprintf(for
 
 // result turns a module error into a failed Result; other errors (the
 // host's) become failures too, with their text as msg.
-func result(res module.Result, err error) (module.Result, error) {
+func resultOf(ctx context.Context, t *module.Task, res module.Result, err error) (module.Result, error) {
 	if err == nil {
 		return res, nil
 	}
@@ -58,6 +58,13 @@ func result(res module.Result, err error) (module.Result, error) {
 	if errors.As(err, &f) {
 		r := module.Failf("%s", f.msg)
 		r.Values = f.values
+		p, ok := f.values["path"].(string)
+		if !ok {
+			p, ok = f.values["dest"].(string)
+		}
+		if ok {
+			pathInfo(ctx, t.Host, p, r.Values)
+		}
 		return r, nil
 	}
 	var v *host.ValidateError
@@ -65,6 +72,11 @@ func result(res module.Result, err error) (module.Result, error) {
 		return module.Failf("%s", v.Error()), nil
 	}
 	return module.Failf("%s", err.Error()), nil
+}
+
+// result turns a module run's error into a failed Result.
+func result(ctx context.Context, t *module.Task) func(module.Result, error) (module.Result, error) {
+	return func(res module.Result, err error) (module.Result, error) { return resultOf(ctx, t, res, err) }
 }
 
 // attrs are the owner, group and mode a task asks for.
@@ -97,7 +109,11 @@ func (at attrs) ids(ctx context.Context, h host.Host, p string) (uid, gid int, e
 func (at attrs) perm(cur fs.FileMode, isDir bool, p string) (fs.FileMode, error) {
 	m, err := module.ParseMode(at.mode, cur, isDir)
 	if err != nil {
-		return 0, &failure{msg: "mode must be in octal or symbolic form", values: map[string]any{"path": p, "details": err.Error()}}
+		details := err.Error()
+		if s, ok := at.mode.(string); ok && !strings.ContainsAny(s[:1], "01234567") {
+			details = "bad symbolic permission for mode: " + s
+		}
+		return 0, &failure{msg: "mode must be in octal or symbolic form", values: map[string]any{"path": p, "details": details}}
 	}
 	return m, nil
 }

@@ -34,7 +34,7 @@ var _ module.Module = (*LineInFile)(nil)
 
 // Run implements module.Module.
 func (*LineInFile) Run(ctx context.Context, t *module.Task) (module.Result, error) {
-	return result(runLineInFile(ctx, t))
+	return result(ctx, t)(runLineInFile(ctx, t))
 }
 
 func mutex(a module.Args, pairs ...[2]string) error {
@@ -63,7 +63,7 @@ func splitLines(s string) []string {
 
 func runLineInFile(ctx context.Context, t *module.Task) (module.Result, error) {
 	a := t.Args
-	if err := mutex(a, [2]string{"insertbefore", "insertafter"}, [2]string{"regexp", "search_string"}, [2]string{"backrefs", "search_string"}); err != nil {
+	if err := mutex(a, [2]string{"insertbefore", "insertafter"}, [2]string{"regexp", "search_string"}); err != nil {
 		return module.Result{}, err
 	}
 	if a.Bool("backrefs") && a.Has("search_string") {
@@ -136,7 +136,7 @@ func lifPresent(ctx context.Context, t *module.Task, p string, exists bool, insA
 	exact := false
 	if reM != nil {
 		for i, l := range lines {
-			if m := reM.FindStringSubmatchIndex(l); m != nil {
+			if m := reM.FindStringSubmatchIndex(chomp(l)); m != nil {
 				index[0], match, matched = i, m, true
 				if firstmatch {
 					break
@@ -159,7 +159,7 @@ func lifPresent(ctx context.Context, t *module.Task, p string, exists bool, insA
 		for i, l := range lines {
 			if line == strings.TrimRight(l, "\r\n") {
 				index[0], exact = i, true
-			} else if reIns != nil && reIns.MatchString(l) {
+			} else if reIns != nil && reIns.MatchString(chomp(l)) {
 				if insAfter != nil {
 					index[1] = i + 1
 					if firstmatch {
@@ -185,7 +185,7 @@ func lifPresent(ctx context.Context, t *module.Task, p string, exists bool, insA
 	case index[0] != -1:
 		newLine := line
 		if a.Bool("backrefs") && match != nil {
-			if newLine, err = expandPy(reM, line, lines[index[0]], match); err != nil {
+			if newLine, err = expandPy(reM, line, chomp(lines[index[0]]), match); err != nil {
 				return module.Result{}, failf("%v", err)
 			}
 		}
@@ -340,7 +340,7 @@ func lifAbsent(ctx context.Context, t *module.Task, p string, exists bool) (modu
 		var m bool
 		switch {
 		case re != nil:
-			m = re.MatchString(l)
+			m = re.MatchString(chomp(l))
 		case a.Has("search_string"):
 			m = strings.Contains(l, a.String("search_string"))
 		default:
@@ -373,3 +373,7 @@ func lifAbsent(ctx context.Context, t *module.Task, p string, exists bool) (modu
 	}
 	return textResult(ctx, t, p, true, changed, msg, string(data), after, values)
 }
+
+// chomp drops one trailing newline, so that a line matches as in Python,
+// whose $ also matches just before a final newline.
+func chomp(l string) string { return strings.TrimSuffix(l, "\n") }

@@ -28,7 +28,7 @@ var _ module.Module = (*Replace)(nil)
 
 // Run implements module.Module.
 func (*Replace) Run(ctx context.Context, t *module.Task) (module.Result, error) {
-	return result(runReplace(ctx, t))
+	return result(ctx, t)(runReplace(ctx, t))
 }
 
 func runReplace(ctx context.Context, t *module.Task) (module.Result, error) {

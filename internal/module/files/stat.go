@@ -34,7 +34,7 @@ var _ module.Module = (*Stat)(nil)
 
 // Run implements module.Module.
 func (*Stat) Run(ctx context.Context, t *module.Task) (module.Result, error) {
-	return result(runStat(ctx, t))
+	return result(ctx, t)(runStat(ctx, t))
 }
 
 func runStat(ctx context.Context, t *module.Task) (module.Result, error) {

@@ -16,8 +16,9 @@ func init() {
 	delete(spec, "directory_mode")
 	delete(spec, "checksum")
 	delete(spec, "decrypt")
-	spec["src"] = module.Param{Type: module.TypePath, Required: true}
-	spec["newline_sequence"] = module.Param{Type: module.TypeStr, Default: "\n", Choices: []string{"\n", "\r", "\r\n"}}
+	spec["src"] = module.Param{Type: module.TypePath}
+	spec["newline_sequence"] = module.Param{Type: module.TypeStr, Default: "\n"}
+	spec["dest"] = module.Param{Type: module.TypePath} // the action checks it
 	spec["trim_blocks"] = module.Param{Type: module.TypeBool, Default: true}
 	spec["lstrip_blocks"] = module.Param{Type: module.TypeBool, Default: false}
 	spec["block_start_string"] = module.Param{Type: module.TypeStr, Default: "{%"}
@@ -38,11 +39,19 @@ var _ module.Module = (*Template)(nil)
 
 // Run implements module.Module.
 func (*Template) Run(ctx context.Context, t *module.Task) (module.Result, error) {
-	return result(runTemplate(ctx, t))
+	return result(ctx, t)(runTemplate(ctx, t))
 }
 
 func runTemplate(ctx context.Context, t *module.Task) (module.Result, error) {
 	src := t.Args.String("src")
+	if src == "" || t.Args.String("dest") == "" {
+		return module.Result{}, failf("src and dest are required")
+	}
+	switch t.Args.String("newline_sequence") {
+	case "\n", "\r", "\r\n":
+	default:
+		return module.Result{}, failf("newline_sequence needs to be one of: \n, \r or \r\n")
+	}
 	if t.Find != nil {
 		found, err := t.Find("templates", src)
 		if err != nil {
@@ -52,7 +61,7 @@ func runTemplate(ctx context.Context, t *module.Task) (module.Result, error) {
 	}
 	text, err := readLocal(t, src)
 	if err != nil {
-		return module.Result{}, failf("Could not find or access '%s' on the Ansible Controller.", src)
+		return module.Result{}, failf("Could not find or access '%s' on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option", src)
 	}
 	out := string(text)
 	if t.Render != nil {

@@ -1,0 +1,70 @@
+# tend — make help lists the targets.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+
+GO        ?= go
+BIN       ?= bin/tend
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+DEMO_ROOT ?= $(CURDIR)/demo-root
+FUZZTIME  ?= 30s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.DEFAULT_GOAL := help
+.PHONY: help build deps test test-unit test-corpus demo bench lint package e2e-vm fuzz soak clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build the static binary bin/tend
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tend
+
+deps: ## install what the tests need (Debian, as root; does nothing when all is there)
+	test/install-deps.sh
+
+test: deps build test-unit test-corpus ## every test: unit tests, then the differential corpus against ansible-playbook
+
+test-unit: ## go test for every package except the corpus
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/test$$')
+
+test-corpus: build ## the differential corpus: test/corpus through ansible-playbook and tend
+	TEND_BIN=$(CURDIR)/$(BIN) TEND_DIFF_SUMMARY=$(CURDIR)/test/corpus-summary.txt \
+		$(GO) test -count=1 -timeout 60m ./test/...
+
+demo: build ## run tend on the example repo (playbooks/, inventory/), writing only under $(DEMO_ROOT)
+	mkdir -p $(DEMO_ROOT)
+	$(BIN) playbook --root $(DEMO_ROOT) -i inventory/hosts.yml playbooks/site.yml
+
+bench: build ## tend vs ansible-playbook on a generated 100-task playbook (prints a table)
+	TEND_BIN=$(CURDIR)/$(BIN) bench/bench.sh
+
+lint: ## gofmt, go vet, and staticcheck when the Go proxy is reachable
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './vendor/*')); \
+		if [ -n "$$out" ]; then echo "gofmt -w needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then \
+		echo "staticcheck ./..."; $(GO) run $(STATICCHECK) ./...; \
+	else echo "staticcheck not reachable; ran go vet only"; fi
+
+package: build ## build the deb and rpm (packaging/package.sh)
+	@if [ -x packaging/package.sh ]; then VERSION=$(VERSION) BIN=$(BIN) packaging/package.sh; \
+	else echo "packaging/package.sh does not exist yet"; exit 1; fi
+
+e2e-vm: build ## end-to-end test in a VM (test/vm/run.sh)
+	@if [ -x test/vm/run.sh ]; then BIN=$(BIN) test/vm/run.sh; \
+	else echo "test/vm/run.sh does not exist yet"; exit 1; fi
+
+fuzz: ## run every Fuzz* target for $(FUZZTIME) each
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . || true); do \
+		dir=$$(dirname $$f); \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
+			echo "== $$dir $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$dir; \
+		done; \
+	done
+
+soak: build ## long-running agent soak test (test/soak/run.sh)
+	@if [ -x test/soak/run.sh ]; then BIN=$(BIN) test/soak/run.sh; \
+	else echo "test/soak/run.sh does not exist yet"; exit 1; fi
+
+clean: ## remove build and demo output
+	rm -rf bin dist $(DEMO_ROOT) test/corpus-summary.txt
