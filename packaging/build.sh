@@ -62,6 +62,7 @@ if command -v file >/dev/null 2>&1; then
 fi
 
 mkdir -p "$DIST"
+rm -f "$DIST"/tend_*.deb "$DIST"/tend-*.rpm
 for packager in deb rpm; do
     TEND_VERSION="$VERSION" TEND_ARCH="$GOARCH" $NFPM package \
         --config packaging/nfpm.yaml --packager "$packager" --target "$DIST/"

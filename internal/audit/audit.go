@@ -145,7 +145,12 @@ func (l *Log) Write(e Entry) error {
 	if err := l.lockCurrent(); err != nil {
 		return err
 	}
-	defer flock(l.f, syscall.LOCK_UN)
+	// l.f may be replaced by a rotation below: unlock whichever file is current then
+	defer func() {
+		if l.f != nil {
+			flock(l.f, syscall.LOCK_UN)
+		}
+	}()
 
 	fi, err := l.f.Stat()
 	if err != nil {

@@ -40,6 +40,7 @@ source:
   verify:
     mode: ssh
     allowed_signers: allowed_signers
+    keyring: trusted.asc
     all_commits: true
   allow_force_push: true
 playbook: playbooks/site.yml
@@ -84,6 +85,7 @@ state_dir: state
 		{"depth", c.Source.Depth, 1},
 		{"verify.mode", c.Source.Verify.Mode, VerifySSH},
 		{"verify.all_commits", c.Source.Verify.AllCommits, true},
+		{"verify.keyring (not checked unless openpgp)", c.Source.Verify.Keyring, filepath.Join(dir, "trusted.asc")},
 		{"allow_force_push", c.Source.AllowForcePush, true},
 		{"playbook left as written", c.Playbook, "playbooks/site.yml"},
 		{"host", c.Host, "web1"},

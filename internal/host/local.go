@@ -308,7 +308,8 @@ func (l *Local) Lchown(ctx context.Context, path string, uid, gid int) error {
 	return os.Lchown(path, uid, gid)
 }
 
-// Chtimes sets access and modification times, following symlinks.
+// Chtimes sets access and modification times, following symlinks; a zero
+// time.Time leaves that time unchanged (UTIME_OMIT).
 func (l *Local) Chtimes(ctx context.Context, path string, atime, mtime time.Time) error {
 	return os.Chtimes(path, atime, mtime)
 }

@@ -56,7 +56,7 @@ var diffExprs = []string{
 	`'abc123def' | regex_search('(?P<num>[0-9]+)', '\g<num>')`, `'ABC' | regex_search('abc', ignorecase=True)`,
 	"'a1b22c333' | regex_findall('[0-9]+')", `'k1=v1 k2=v2' | regex_findall('(\w+)=(\w+)')`, "'a.b*c' | regex_escape",
 	"d | to_json", "users[0] | to_json", "d | to_nice_json", "l | to_nice_json(indent=2)", "json_str | from_json", "yaml_str | from_yaml",
-	"d | to_yaml", "users | to_yaml", "d | to_nice_yaml", "users | to_nice_yaml", "s | to_yaml", "l | to_yaml",
+	"d | to_yaml", "users | to_yaml", "d | to_nice_yaml", "users | to_nice_yaml", "s | to_yaml", "l | to_yaml", "{'b': 1, 'a': [1, 2]} | to_yaml", "{'b': 1, 'a': 'x y'} | to_nice_yaml", "[1, 'a: b', 'yes', '1', ''] | to_yaml", "{'k': ['v', {'x': [1]}]} | to_nice_yaml(indent=2)",
 	"s | b64encode", "'SGVsbG8=' | b64decode", "s | hash('sha1')", "s | hash('md5')", "s | hash('sha256')", "s | checksum",
 	"path | basename", "path | dirname", "path | splitext", "'/etc/' | dirname",
 	"d | combine({'alpha': 9, 'new': 1})", "d | combine({'mid': {'y': 2}}, recursive=True)", "d | combine({'mid': {'y': 2}})",
@@ -82,7 +82,7 @@ var diffExprs = []string{
 	"n is even", "n is odd", "s is truthy", "'' is falsy", "[1] is subset(l)", "l is superset([1, 2])", "l is contains(3)",
 	"'/etc' is abs", "'rel/x' is abs", "'/etc' is directory", "'/etc/hostname' is file", "'/nonexistent' is exists",
 	"'a' ~ n ~ none_var", "2 ** 10", "2 ** -1", "7 // 2", "-7 // 2", "7 % 3", "-7 % 3", "7 / 2", "6 / 2", "1 + 2.5", "'ab' * 2", "[1] + [2]",
-	"'%s is %d' % (s, n)", "'%s' % s", "'%05.1f' % f", "'x=%(a)s' % {'a': 1}",
+	"'%s is %d' % (s, n)", "'%s' % s", "'%05.1f' % f", "'x=%(a)s' % {'a': 1}", "'%s' % l", "'%s|%s' % (l, d)", "'%d%%' % 5", "lookup('file', 'nope.txt', errors='ignore')",
 	"'yes' if b else 'no'", "'yes' if not b else 'no'", "[n, s, none_var, b, f]", "{'k': l, 'z': none_var}", "(1, 2)",
 	"s.startswith('Hell')", "s.endswith('x')", "s.replace('o', '0')", "s.replace('o', '0', 1)", "'  x '.strip()", "'xxaxx'.strip('x')", "s.lower()", "s.upper()",
 	"'{} and {}'.format(1, 'b')", "'{0}-{name}'.format(1, name='n')", "s.find('World')", "'a-b-c'.rsplit('-', 1)", "'a-b-c'.split('-', 1)",
@@ -92,6 +92,7 @@ var diffExprs = []string{
 	"true and n", "none_var or 'x'", "not none_var", "n == 42.0", "1 == true", "l == [3, 1, 2]", "d == {'zeta': 1, 'alpha': 2, 'mid': {'x': 1}}",
 	"'b' < 'a'", "[1, 2] < [1, 3]", "n | int is number", "('%s' % n) | type_debug", "lazy_list | join(',')",
 	"dict(a=1, b=2)", "dict([['x', 1], ['y', 2]])", "d | dict2items | map(attribute='key') | list",
+	"vars['n']", "vars.s", "'n' in vars", "'nope' in vars", "vars[undefined_var] | default('x')", "vars['lazy']",
 	"s | center(15)", "'a\\tb'", "\"q'uote\"", "'\\\\d+'", "f * 2", "0.1 + 0.2", "1e20", "1.0e-5", "n / 3",
 }
 
@@ -111,6 +112,17 @@ var diffTemplates = []string{
 	"{% for i in range(3) %}{{ i }}{% else %}none{% endfor %}{% for i in [] %}x{% else %}empty{% endfor %}",
 	"a {{ '%s' % none_var }} b {{ none_var ~ 'x' }}",
 	"{{ s }}\n",
+	"{% set x = {'a': 1} %}{% set _ = x.update({'b': 2}) %}{{ x }}",
+	"{% set x = dict(b=1, a=2) %}{{ x }} {{ x | dictsort | list | length }}",
+	"{{ d.items() | list }} {{ (1, 2) }}",
+	"{% for i in l if i > 1 %}{{ i }}{% endfor %}",
+	"{% for i in l %}{% if i == 1 %}{% break %}{% endif %}{{ i }}{% endfor %}",
+	"{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}",
+	"{% filter upper %}up {{ s }}{% endfilter %}",
+	"{{ '%-5s|' % 'ab' }}{{ '%3d|' % 7 }}{{ '%.2f' % f }}",
+	"{% for a, b in [[1, 2], [3, 4]] %}{{ a }}{{ b }}{% endfor %}",
+	"{{ users | map(attribute='name') | map('upper') | join }}",
+	"{{ d.mid.x + 1 }} {{ d['zeta'] }} {{ l.0 }} {{ users.1.name }}",
 	"{% set ns = namespace(found=false) %}{% for u in users %}{% if u.admin %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}",
 }
 
@@ -120,7 +132,7 @@ var diffNative = []string{
 	"{{ n }}", "{{ b }}", "{{ f }}", "{{ none_var }}", "{{ l }}", "{{ d }}", "{{ s }}", "{{ n + 1 }}", "{{ n | int }}", "{{ n | string }}",
 	"{{ 1 == 1 }}", "{{ '[1, 2]' }}", "{{ '1' }}", "{{ lazy }}", "{{ users[0] }}", "x{{ n }}", "{{ l }} ", "{{ str_false }}",
 	"{{ 3 }}", "{{ None }}", "{{ true }}", "{{ l | length }}", "{{ d | dict2items }}", "{{ 'True' }}", "{{ '{\"a\": 1}' }}",
-	"plain text", "{{ omit is defined }}", "{{ s | to_json }}", "{{ d | to_json }}",
+	"plain text", "{{ omit is defined }}", "{{ s }}\n", "{{ n }}\n", "{{ l }}\n", "a\n{{ n }}\n\n", "{{ s | upper }}\n", "{{ s | to_json }}", "{{ d | to_json }}",
 }
 
 // diffWhen are when: conditions.
@@ -128,7 +140,7 @@ var diffWhen = []string{
 	"b", "not b", "n > 40", "str_false", "s", "none_var is none", "undefined_var is defined", "l | length > 2", "'a' in strs",
 	"res_ok is changed", "res_fail is failed and n == 42", "n == '42'", "str_num | int == 12", "'{{ b }}'", "ver is version('2.9', '>')",
 	"users | selectattr('admin') | list | length == 2", "d.alpha == 2", "undefined_var", "str_false | bool", "(n > 1) and (f < 4)",
-	"s is match('H')", "n", "0", "[]", "lazy == 43", "lazy | int == 43", "'x' ~ n == 'x42'",
+	"s is match('H')", "n", "0", "[]", `'k=v' | regex_replace('(\\w)=(\\w)', '\\2=\\1') == 'v=k'`, `'k=v' | regex_replace('(\w)=(\w)', '\2=\1') == 'v=k'`, "lazy == 43", "lazy | int == 43", "'x' ~ n == 'x42'",
 }
 
 type diffCase struct {
@@ -140,7 +152,8 @@ type diffCase struct {
 
 // knownDiffs are cases where tend deliberately or knowingly differs.
 var knownDiffs = map[string]string{
-	"lookup('env', 'HOME')": "environment may differ",
+	"lookup('env', 'HOME')":               "environment may differ",
+	"{{ d.items() | list }} {{ (1, 2) }}": "tuples print as lists: tend has no tuple type",
 }
 
 func TestAgainstAnsible(t *testing.T) {
@@ -280,4 +293,60 @@ func TestAgainstAnsible(t *testing.T) {
 		t.Errorf("%q:\n ansible: %q (failed=%v, %v)\n    tend: %q (err=%v)", c.expr, want, wantErr, h.Msg, got, gotErr)
 	}
 	t.Logf("%d/%d cases match ansible-playbook", len(cases)-differ, len(cases))
+}
+
+// TestTemplateModuleAgainstAnsible renders testdata/templates/*.j2 with
+// ansible's template module and with RenderFile, and compares the bytes.
+func TestTemplateModuleAgainstAnsible(t *testing.T) {
+	if _, err := exec.LookPath("ansible-playbook"); err != nil {
+		t.Skip("ansible-playbook not installed; the differential test needs ansible-core")
+	}
+	src, err := filepath.Abs("testdata/templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"main.j2", "short.j2", "blocks.j2"}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vars.yml"), []byte(diffVars), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var tasks []map[string]any
+	for _, n := range names {
+		tasks = append(tasks, map[string]any{"template": map[string]any{"src": filepath.Join(src, n), "dest": filepath.Join(dir, n+".out")}})
+	}
+	play := []map[string]any{{"hosts": "localhost", "gather_facts": false, "vars_files": []string{"vars.yml"}, "tasks": tasks}}
+	pb, _ := json.Marshal(play)
+	if err := os.WriteFile(filepath.Join(dir, "pb.yml"), pb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ansible-playbook", "-i", "localhost,", "-c", "local", "pb.yml")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ANSIBLE_NOCOLOR=1", "ANSIBLE_LOCALHOST_WARNING=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ansible-playbook: %v\n%s", err, out)
+	}
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(diffVars), &node); err != nil {
+		t.Fatal(err)
+	}
+	vm := FromYAMLNode(&node).(*Map)
+	vars := Vars{}
+	for _, k := range vm.Keys() {
+		vars[k] = vm.m[k]
+	}
+	e := New(Options{SearchPaths: []string{src}})
+	for _, n := range names {
+		want, err := os.ReadFile(filepath.Join(dir, n+".out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.RenderFile(filepath.Join(src, n), vars)
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if got != string(want) {
+			t.Errorf("%s differs:\n--- ansible\n%s\n--- tend\n%s", n, want, got)
+		}
+	}
 }

@@ -118,7 +118,7 @@ func (e *Engine) newState(vars Vars, dir string) *scope {
 	return &scope{st: st, locals: map[string]any{}}
 }
 
-var singleVar = regexp.MustCompile(`^\{\{\s*(\w*)\s*\}\}$`)
+var singleVar = regexp.MustCompile(`^\{\{\s*(\w*)\s*\}\}\n?$`) // Python $ also matches before a final newline
 
 // Render renders text as Ansible's templar does: text without template
 // markers comes back unchanged; "{{ x }}" where x is a number or bool gives
@@ -159,6 +159,7 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 			case []any, *Map, map[string]any, bool:
 				return x, nil
 			case string:
+				x = p.restoreNewlines(x)
 				if _, isFilter := o.x.(*filterExpr); isFilter {
 					// Ansible wraps filter results as NativeJinjaText,
 					// which is never literal_eval'd.
@@ -168,12 +169,12 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 			case *undef:
 				return nil, x.err()
 			}
-			return outStr(v), nil
+			return p.restoreNewlines(outStr(v)), nil
 		}
 	}
 	var b strings.Builder
 	sc.execNodes(p.nodes, &b)
-	return literalish(b.String()), nil
+	return literalish(p.restoreNewlines(b.String())), nil
 }
 
 // literalish mirrors ansible_concat: results that look like a list, dict
@@ -259,7 +260,7 @@ func (e *Engine) execString(p *parsed, sc *scope) (out string, err error) {
 	}()
 	var b strings.Builder
 	sc.execNodes(p.nodes, &b)
-	return b.String(), nil
+	return p.restoreNewlines(b.String()), nil
 }
 
 // RenderData renders every string inside v (maps, lists, map keys too).

@@ -25,19 +25,28 @@ type scope struct {
 	parent *scope
 }
 
-type loopCtl int
-
-const (
-	loopNone loopCtl = iota
-	loopBreak
-	loopContinue
-)
-
 // macro is a callable defined by {% macro %}.
 type macro struct {
 	name string
 	n    *macroNode
 	sc   *scope
+}
+
+// Getter is a mapping whose items are computed when a template reads them,
+// for values too large or too lazy to build up front (hostvars, vars). The
+// returned values are used as they are (not templated again).
+type Getter interface {
+	TemplateGet(key string) (any, bool)
+}
+
+// varsView is the magic `vars` variable: every variable, templated on read.
+type varsView struct{ sc *scope }
+
+// TemplateGet returns the variable as written, not templated: that is
+// what Ansible 2.14's `vars` gives.
+func (v *varsView) TemplateGet(key string) (any, bool) {
+	r, ok := v.sc.st.vars[key]
+	return norm(r), ok
 }
 
 // fn is a global function (range, lookup, ...).
@@ -73,6 +82,9 @@ func (sc *scope) lookup(name string) any {
 	if !ok {
 		if g, ok := globals[name]; ok {
 			return g
+		}
+		if name == "vars" {
+			return &varsView{sc: &scope{st: st, locals: map[string]any{}}}
 		}
 		return &undef{name: name}
 	}
@@ -115,6 +127,9 @@ func (sc *scope) resolveLazy(raw any) any {
 		}
 		return out
 	case *Map, map[string]any:
+		if !hasTemplate(x) {
+			return x
+		}
 		keys, _ := mapKeys(x)
 		m := NewMap()
 		for _, k := range keys {
@@ -130,6 +145,33 @@ func (sc *scope) resolveLazy(raw any) any {
 	return norm(raw)
 }
 
+// hasTemplate reports whether any string in v (keys included) is templated.
+func hasTemplate(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return IsTemplated(x)
+	case []any:
+		for _, e := range x {
+			if hasTemplate(e) {
+				return true
+			}
+		}
+	case *Map:
+		for _, k := range x.keys {
+			if IsTemplated(k) || hasTemplate(x.m[k]) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if IsTemplated(k) || hasTemplate(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func sameValue(a, b any) bool {
 	switch a.(type) {
 	case string, int, bool, float64, nil:
@@ -138,13 +180,10 @@ func sameValue(a, b any) bool {
 	return false
 }
 
-func (sc *scope) execNodes(nodes []node, out *strings.Builder) loopCtl {
+func (sc *scope) execNodes(nodes []node, out *strings.Builder) {
 	for _, n := range nodes {
-		if c := sc.exec(n, out); c != loopNone {
-			return c
-		}
+		sc.exec(n, out)
 	}
-	return loopNone
 }
 
 func outStr(v any) string {
@@ -157,7 +196,7 @@ func outStr(v any) string {
 	return toStr(v)
 }
 
-func (sc *scope) exec(n node, out *strings.Builder) loopCtl {
+func (sc *scope) exec(n node, out *strings.Builder) {
 	switch n := n.(type) {
 	case *textNode:
 		out.WriteString(n.s)
@@ -166,12 +205,13 @@ func (sc *scope) exec(n node, out *strings.Builder) loopCtl {
 	case *ifNode:
 		for i, c := range n.conds {
 			if truth(sc.eval(c)) {
-				return sc.execNodes(n.bodies[i], out)
+				sc.execNodes(n.bodies[i], out)
+				return
 			}
 		}
-		return sc.execNodes(n.els, out)
+		sc.execNodes(n.els, out)
 	case *forNode:
-		return sc.execFor(n, sc.eval(n.iter), out, 0)
+		sc.execFor(n, sc.eval(n.iter), out, 0)
 	case *setNode:
 		var v any
 		if n.body != nil {
@@ -184,11 +224,11 @@ func (sc *scope) exec(n node, out *strings.Builder) loopCtl {
 		if n.attr != "" {
 			obj := sc.lookup(n.targets[0])
 			m, ok := obj.(*Map)
-			if !ok {
+			if !ok || !m.tmp {
 				fail("cannot assign attribute on non-namespace object")
 			}
 			m.Set(n.attr, v)
-			return loopNone
+			return
 		}
 		if len(n.targets) == 1 {
 			sc.set(n.targets[0], v)
@@ -206,7 +246,7 @@ func (sc *scope) exec(n node, out *strings.Builder) loopCtl {
 		path, err := sc.st.e.findFile(name, sc.st.dir)
 		if err != nil {
 			if n.ignoreMissing {
-				return loopNone
+				return
 			}
 			panic(tplError{fmt.Errorf("template not found: %s", name)})
 		}
@@ -226,23 +266,17 @@ func (sc *scope) exec(n node, out *strings.Builder) loopCtl {
 		for i, name := range n.names {
 			sub.set(name, sc.eval(n.vals[i]))
 		}
-		return sub.execNodes(n.body, out)
+		sub.execNodes(n.body, out)
 	case *filterBlockNode:
 		var b strings.Builder
 		sc.execNodes(n.body, &b)
 		out.WriteString(outStr(sc.applyFilter(n.f, b.String())))
-	case *loopCtlNode:
-		if n.brk {
-			return loopBreak
-		}
-		return loopContinue
 	default:
 		fail("unknown node %T", n)
 	}
-	return loopNone
 }
 
-func (sc *scope) execFor(n *forNode, seq any, out *strings.Builder, depth int) loopCtl {
+func (sc *scope) execFor(n *forNode, seq any, out *strings.Builder, depth int) {
 	items := iterate(seq)
 	if n.filter != nil {
 		var kept []any
@@ -256,7 +290,8 @@ func (sc *scope) execFor(n *forNode, seq any, out *strings.Builder, depth int) l
 		items = kept
 	}
 	if len(items) == 0 {
-		return sc.execNodes(n.els, out)
+		sc.execNodes(n.els, out)
+		return
 	}
 	for i, it := range items {
 		s := sc.child()
@@ -292,11 +327,9 @@ func (sc *scope) execFor(n *forNode, seq any, out *strings.Builder, depth int) l
 			}))
 		}
 		s.set("loop", loop)
-		if c := s.execNodes(n.body, out); c == loopBreak {
-			break
-		}
+		s.execNodes(n.body, out)
 	}
-	return loopNone
+	return
 }
 
 func bindTargets(s *scope, targets []string, it any) {
@@ -349,10 +382,13 @@ func (sc *scope) evalArgs(args []expr, kwargs []kwArg) ([]any, map[string]any) {
 	}
 	var kw map[string]any
 	if len(kwargs) > 0 {
-		kw = make(map[string]any, len(kwargs))
-		for _, k := range kwargs {
+		kw = make(map[string]any, len(kwargs)+1)
+		order := make([]string, len(kwargs))
+		for i, k := range kwargs {
 			kw[k.name] = sc.eval(k.v)
+			order[i] = k.name
 		}
+		kw[kwOrderKey] = order
 	}
 	return av, kw
 }
@@ -417,7 +453,7 @@ func (sc *scope) eval(x expr) any {
 		}
 		return out
 	case *dictExpr:
-		m := NewMap()
+		m := newTmpMap()
 		for i, k := range x.keys {
 			m.Set(toStr(sc.eval(k)), sc.eval(x.vals[i]))
 		}
@@ -447,7 +483,7 @@ func (sc *scope) call(f any, args []any, kw map[string]any) any {
 			switch {
 			case i < len(args):
 				s.set(p, args[i])
-			case kw != nil && kw[p] != nil:
+			case hasKey(kw, p):
 				s.set(p, kw[p])
 			case f.n.defaults[i] != nil:
 				s.set(p, s.eval(f.n.defaults[i]))
@@ -490,6 +526,11 @@ func getAttr(obj any, name string) any {
 	switch x := obj.(type) {
 	case *undef:
 		return x
+	case Getter:
+		if v, ok := x.TemplateGet(name); ok {
+			return norm(v)
+		}
+		return &undef{name: name, msg: fmt.Sprintf("'%s' has no attribute '%s'", typeName(obj), name)}
 	case *Map, map[string]any:
 		if dictMethods[name] {
 			return &method{recv: x, name: name}
@@ -521,6 +562,11 @@ func getItem(obj any, key any) any {
 	switch x := obj.(type) {
 	case *undef:
 		return x
+	case Getter:
+		if v, ok := x.TemplateGet(toStr(key)); ok {
+			return norm(v)
+		}
+		return &undef{name: toStr(key), msg: fmt.Sprintf("'%s' has no attribute %s", typeName(obj), repr(key))}
 	case *Map, map[string]any:
 		if ks, ok := key.(string); ok {
 			if v, ok := mapGet(x, ks); ok {
@@ -721,7 +767,10 @@ func (sc *scope) evalBin(x *binExpr) any {
 		return arith(x.op, l, r)
 	case "%":
 		if s, ok := l.(string); ok {
-			return pyFormat(s, r)
+			// Only a tuple spreads into several arguments; tend has no
+			// tuple type, so look at the expression: '%s' % [1, 2] is one.
+			_, spread := x.r.(*tupleExpr)
+			return pyFormat(s, r, spread)
 		}
 		return arith(x.op, l, r)
 	}
@@ -756,6 +805,9 @@ func contains(container, item any) bool {
 			return false
 		}
 		_, found := mapGet(c, s)
+		return found
+	case Getter:
+		_, found := c.TemplateGet(toStr(item))
 		return found
 	case *undef:
 		panic(c.err())
@@ -861,12 +913,16 @@ func b2i(b bool) int {
 }
 
 // pyFormat implements Python's "fmt % args" for the common conversions.
-func pyFormat(format string, arg any) string {
+func pyFormat(format string, arg any, spread bool) string {
 	var args []any
 	var named any
 	switch a := norm(arg).(type) {
 	case []any:
-		args = a
+		if spread {
+			args = a
+		} else {
+			args = []any{a}
+		}
 	case *Map, map[string]any:
 		named = a
 		args = []any{a}
@@ -963,4 +1019,9 @@ func errOf(r any) error {
 		return fmt.Errorf("template error: %w", x)
 	}
 	return fmt.Errorf("template error: %v", r)
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
 }

@@ -43,10 +43,11 @@ func init() {
 			return out
 		}),
 		"dict": fn(func(_ *scope, args []any, kw map[string]any) any {
-			m := NewMap()
+			m := newTmpMap()
 			if len(args) > 0 {
 				if src := asOrdered(norm(args[0])); src != nil {
 					m = src.Copy()
+					m.tmp = true
 				} else {
 					for _, it := range iterate(args[0]) {
 						p := iterate(it)
@@ -54,14 +55,14 @@ func init() {
 					}
 				}
 			}
-			for _, k := range sortedKeys(kw) {
+			for _, k := range kwKeys(kw) {
 				m.Set(k, kw[k])
 			}
 			return m
 		}),
 		"namespace": fn(func(_ *scope, _ []any, kw map[string]any) any {
-			m := NewMap()
-			for _, k := range sortedKeys(kw) {
+			m := newTmpMap()
+			for _, k := range kwKeys(kw) {
 				m.Set(k, kw[k])
 			}
 			return m
@@ -72,12 +73,33 @@ func init() {
 	}
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys, _ := mapKeys(m)
-	return keys
+// kwOrderKey holds the order keyword arguments were written in (Python
+// keeps it: dict(b=1, a=2) is {'b': 1, 'a': 2}).
+const kwOrderKey = "\x00order"
+
+// kwKeys returns keyword argument names in the order they were written.
+func kwKeys(kw map[string]any) []string {
+	if o, ok := kw[kwOrderKey].([]string); ok {
+		return o
+	}
+	return nil
 }
 
-func lookup(sc *scope, args []any, kw map[string]any, wantList bool) any {
+func lookup(sc *scope, args []any, kw map[string]any, wantList bool) (result any) {
+	if e := kw["errors"]; e == "ignore" || e == "warn" {
+		// errors='ignore'|'warn': a failing lookup gives None (query: []).
+		defer func() {
+			if r := recover(); r != nil {
+				if _, isUndef := r.(*UndefinedError); isUndef {
+					panic(r)
+				}
+				result = nil
+				if wantList || kw["wantlist"] == true {
+					result = []any{}
+				}
+			}
+		}()
+	}
 	if len(args) == 0 {
 		fail("lookup requires a plugin name")
 	}
@@ -143,7 +165,7 @@ func lookup(sc *scope, args []any, kw map[string]any, wantList bool) any {
 			sc.st.dir = dirOf(p)
 			sub.execNodes(parsed.nodes, &b)
 			sc.st.dir = old
-			out = append(out, b.String())
+			out = append(out, parsed.restoreNewlines(b.String()))
 		}
 	case "pipe", "ansible.builtin.pipe":
 		for _, t := range terms {
@@ -260,8 +282,8 @@ func callMethod(recv any, name string, args []any, kw map[string]any) any {
 			return asOrdered(r).Copy()
 		case "update":
 			m, ok := r.(*Map)
-			if !ok {
-				fail("cannot update this dict")
+			if !ok || !m.tmp {
+				fail("dict.update() works only on dicts the template created itself; a variable's dict cannot be changed in place (use combine)")
 			}
 			if len(args) > 0 {
 				src := asOrdered(norm(args[0]))
@@ -269,7 +291,7 @@ func callMethod(recv any, name string, args []any, kw map[string]any) any {
 					m.Set(k, src.m[k])
 				}
 			}
-			for _, k := range sortedKeys(kw) {
+			for _, k := range kwKeys(kw) {
 				m.Set(k, kw[k])
 			}
 			return nil

@@ -104,18 +104,30 @@ type (
 		f    *filterExpr
 		body []node
 	}
-	loopCtlNode struct{ brk bool }
 )
 
 // parsed is a parsed template.
 type parsed struct {
 	nodes []node
+	// trailingNL is the number of newlines the source ends with: Jinja2
+	// drops one, and Ansible's templar adds back what is missing
+	// (preserve_trailing_newlines) for top-level templates, not includes.
+	trailingNL int
+}
+
+// restoreNewlines appends the trailing newlines Jinja2 dropped.
+func (p *parsed) restoreNewlines(s string) string {
+	have := len(s) - len(strings.TrimRight(s, "\n"))
+	if p.trailingNL > have {
+		s += strings.Repeat("\n", p.trailingNL-have)
+	}
+	return s
 }
 
 var lexConfig = func() *config.Config {
 	c := config.New()
 	c.TrimBlocks = true
-	c.KeepTrailingNewline = true
+	c.KeepTrailingNewline = false
 	return c
 }()
 
@@ -181,14 +193,14 @@ func parseTemplate(src string, rawStrings bool) (p *parsed, err error) {
 				err = se
 				return
 			}
-			panic(r)
+			err = &SyntaxError{Msg: fmt.Sprint(r)}
 		}
 	}()
 	nodes, end := ps.parseBody()
 	if end != "" {
 		ps.fail("unexpected '%s'", end)
 	}
-	return &parsed{nodes: nodes}, nil
+	return &parsed{nodes: nodes, trailingNL: len(src) - len(strings.TrimRight(src, "\n"))}, nil
 }
 
 // parseExprString parses a bare expression (when:, that:).
@@ -204,7 +216,7 @@ func parseExprString(src string) (x expr, err error) {
 				err = se
 				return
 			}
-			panic(r)
+			err = &SyntaxError{Msg: fmt.Sprint(r)}
 		}
 	}()
 	if ps.cur().Type != tokens.VariableBegin {
@@ -515,8 +527,8 @@ func (p *parser) parseStatement(name string) node {
 		p.endBlock()
 		return &filterBlockNode{f: f, body: body}
 	case "break", "continue":
-		p.endBlock()
-		return &loopCtlNode{brk: name == "break"}
+		// jinja2.ext.loopcontrols is not enabled in Ansible.
+		p.fail("encountered unknown tag '%s'", name)
 	}
 	p.fail("encountered unknown tag '%s'", name)
 	return nil

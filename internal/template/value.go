@@ -16,7 +16,10 @@ import (
 type Map struct {
 	keys []string
 	m    map[string]any
+	tmp  bool // created by the template being rendered: may be changed in place
 }
+
+func newTmpMap() *Map { return &Map{m: map[string]any{}, tmp: true} }
 
 // NewMap returns an empty ordered map.
 func NewMap() *Map { return &Map{m: map[string]any{}} }
@@ -155,11 +158,17 @@ func norm(v any) any {
 	case float32:
 		return float64(x)
 	case []string:
-		out := make([]any, len(x))
-		for i, s := range x {
-			out[i] = s
-		}
-		return out
+		return toAnySlice(x)
+	case []int:
+		return toAnySlice(x)
+	case []float64:
+		return toAnySlice(x)
+	case []bool:
+		return toAnySlice(x)
+	case []map[string]any:
+		return toAnySlice(x)
+	case []*Map:
+		return toAnySlice(x)
 	case map[any]any:
 		m := NewMap()
 		keys := make([]string, 0, len(x))
@@ -187,6 +196,14 @@ func norm(v any) any {
 		return m
 	}
 	return v
+}
+
+func toAnySlice[T any](l []T) []any {
+	out := make([]any, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
 }
 
 // mapKeys returns the keys of a mapping in iteration order.
@@ -440,6 +457,8 @@ func typeName(v any) string {
 		return "dict"
 	case *undef:
 		return "AnsibleUndefined"
+	case Getter:
+		return "dict"
 	}
 	return fmt.Sprintf("%T", v)
 }

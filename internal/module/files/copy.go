@@ -322,7 +322,9 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 	if files == 1 && last != nil {
 		res.Values = last
 	} else {
-		res.Values = map[string]any{"dest": destArg, "src": strings.TrimSuffix(src, "/")}
+		// As the copy action: per-file results (and their diffs) are not kept.
+		res.Diffs = nil
+		res.Values = map[string]any{"dest": strings.TrimSuffix(destArg, "/") + "/", "src": strings.TrimSuffix(src, "/")}
 	}
 	res.Resources = append(resource(dest, differs), res.Resources...)
 	return res, nil
@@ -371,6 +373,7 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 	}
 	var old []byte
 	exists := false
+	header := dest
 	if lfi.Exists {
 		if lfi.IsSymlink() && a.Bool("follow") {
 			dest = realPath(ctx, h, dest)
@@ -465,8 +468,8 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 			return module.Result{}, err
 		}
 	}
-	if t.Diff {
-		res.Diffs = []module.Diff{contentDiff(dest, old, exists, s.data, s.label)}
+	if t.Diff && !a.Bool("remote_src") {
+		res.Diffs = []module.Diff{contentDiff(header, old, exists, s.data, s.label)}
 	}
 	return res, nil
 }

@@ -298,10 +298,15 @@ func textResult(ctx context.Context, t *module.Task, p string, exists, changed b
 		res.Diffs = []module.Diff{textDiff(before, after, p+" (content)")}
 	}
 	if !(t.Check && !exists) {
-		d := newDictDiff(p)
+		d := &dictDiff{before: map[string]any{}, after: map[string]any{}}
 		c, ad, err := fileAttrs(t.Args).apply(ctx, t, p, d)
 		if err != nil {
 			return module.Result{}, err
+		}
+		if c && t.Diff && len(d.before) > 0 {
+			ad := d.diff()
+			ad.BeforeHeader, ad.AfterHeader = p+" (file attributes)", p+" (file attributes)"
+			res.Diffs = append(res.Diffs, ad)
 		}
 		if c {
 			if changed {
