@@ -46,8 +46,8 @@ lint: ## gofmt, go vet, and staticcheck when the Go proxy is reachable
 		echo "staticcheck ./..."; $(GO) run $(STATICCHECK) ./...; \
 	else echo "staticcheck not reachable; ran go vet only"; fi
 
-package: build ## build the deb and rpm (packaging/package.sh)
-	@if [ -x packaging/package.sh ]; then VERSION=$(VERSION) BIN=$(BIN) packaging/package.sh; \
+package: ## build the deb and rpm into dist/ (packaging/package.sh)
+	@if [ -f packaging/package.sh ]; then sh packaging/package.sh; \
 	else echo "packaging/package.sh does not exist yet"; exit 1; fi
 
 e2e-vm: build ## end-to-end test in a VM (test/vm/run.sh)

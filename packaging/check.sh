@@ -10,7 +10,8 @@
 #   TEND_CHECK_NO_BUILD=1   check the packages already in DIST instead of building
 #
 # Tools: promtool (prometheus), cloud-init, systemd-analyze (systemd), lintian, rpm,
-# rpmlint and python3-magic, shellcheck, python3. A missing tool fails the check with
+# rpmlint and python3-magic, shellcheck, python3, ansible-core, go (nfpm is fetched
+# through the Go module proxy). A missing tool fails the check with
 # its package name, so CI never passes by skipping.
 set -eu
 
@@ -61,9 +62,13 @@ fi
 step "maintainer scripts"
 if need shellcheck shellcheck; then
     shellcheck -s sh packaging/scripts/*.sh packaging/build.sh packaging/check.sh \
-        packaging/test-scripts.sh packaging/test-install.sh || fail "shellcheck"
+        packaging/test-scripts.sh packaging/test-install.sh \
+        packaging/test-example-repo.sh || fail "shellcheck"
 fi
 sh packaging/test-scripts.sh || fail "maintainer script cases"
+
+step "example host-state repo under ansible-playbook"
+sh packaging/test-example-repo.sh || fail "example repo (inventory/, playbooks/)"
 
 step "build packages"
 if [ "${TEND_CHECK_NO_BUILD:-}" != 1 ]; then
@@ -109,6 +114,9 @@ if need rpm rpm && [ -n "$rpmf" ]; then
     rpm -qp --scripts "$rpmf" | grep -q 'postinstall scriptlet' || fail "rpm scriptlets"
 fi
 if need rpmlint rpmlint && [ -n "$rpmf" ]; then
+    # Without python3-magic rpmlint cannot see that /usr/bin/tend is an ELF binary
+    # (nfpm sets no file classes) and reports no-binary.
+    /usr/bin/python3 -c 'import magic' 2>/dev/null || fail "python3-magic is missing: apt-get install python3-magic"
     # nfpm writes absolute paths into the rpm's cpio payload (goreleaser/nfpm#1122),
     # and rpmlint unpacks it with GNU cpio, which would write to the real /: force
     # relative extraction with a cpio wrapper first in PATH.

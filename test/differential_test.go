@@ -73,9 +73,13 @@ func parseHeader(path string) (header, error) {
 			break
 		}
 		line = strings.TrimSpace(strings.TrimPrefix(line, "#"))
-		key, val, _ := strings.Cut(line, ":")
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		_, val, _ := strings.Cut(line, ":")
 		val = strings.TrimSpace(val)
-		switch strings.TrimSpace(key) {
+		switch strings.TrimSuffix(fields[0], ":") {
 		case "args":
 			h.Args = strings.Fields(val)
 		case "inventory":

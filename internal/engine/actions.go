@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/tend-project/tend/internal/module"
@@ -63,18 +62,10 @@ func actDebug(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.T
 	res := report.TaskResult{Status: report.StatusOK, Values: map[string]any{}}
 	if v, ok := t.Args["var"]; ok {
 		name := strings.TrimSpace(fmt.Sprint(v))
-		val, err := r.tmpl.Eval(name, vars)
-		var shown any = val
+		val, err := r.tmpl.Render("{{ "+name+" }}", vars)
+		var shown any = template.ToGo(val)
 		if err != nil {
 			shown = "VARIABLE IS NOT DEFINED!"
-		} else {
-			shown = template.ToGo(val)
-			// a value that is itself a template string is shown rendered
-			if s, ok := shown.(string); ok && template.IsTemplated(s) {
-				if rs, err := r.tmpl.Render(s, vars); err == nil {
-					shown = template.ToGo(rs)
-				}
-			}
 		}
 		res.Values[name] = shown
 		res.Values["_tend_debug"] = map[string]any{name: shown}
@@ -288,78 +279,3 @@ func (r *Runner) renderTemplateText(pl *play, sc *scope, t *playbook.Task, text 
 }
 
 func os_ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
-
-// sequence implements with_sequence ("start=1 end=5 format=x%02d" or "1-5").
-func sequence(spec string) ([]any, error) {
-	start, end, stride := 1, 0, 1
-	format := "%d"
-	for _, f := range strings.Fields(spec) {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			a, b, _ := strings.Cut(f, "-")
-			start, _ = strconv.Atoi(a)
-			end, _ = strconv.Atoi(b)
-			continue
-		}
-		switch k {
-		case "start":
-			start, _ = strconv.Atoi(v)
-		case "end":
-			end, _ = strconv.Atoi(v)
-		case "count":
-			n, _ := strconv.Atoi(v)
-			end = start + n - 1
-		case "stride":
-			stride, _ = strconv.Atoi(v)
-		case "format":
-			format = v
-		}
-	}
-	if stride == 0 {
-		return nil, fmt.Errorf("with_sequence: stride must not be 0")
-	}
-	var out []any
-	for i := start; (stride > 0 && i <= end) || (stride < 0 && i >= end); i += stride {
-		out = append(out, fmt.Sprintf(format, i))
-	}
-	return out, nil
-}
-
-func nested(lists []any) []any {
-	out := []any{[]any{}}
-	for _, l := range lists {
-		ll, _ := l.([]any)
-		var next []any
-		for _, prefix := range out {
-			for _, e := range ll {
-				p := append(append([]any{}, prefix.([]any)...), e)
-				next = append(next, p)
-			}
-		}
-		out = next
-	}
-	return out
-}
-
-func together(lists []any) []any {
-	maxLen := 0
-	for _, l := range lists {
-		if ll, ok := l.([]any); ok && len(ll) > maxLen {
-			maxLen = len(ll)
-		}
-	}
-	var out []any
-	for i := 0; i < maxLen; i++ {
-		var row []any
-		for _, l := range lists {
-			ll, _ := l.([]any)
-			if i < len(ll) {
-				row = append(row, ll[i])
-			} else {
-				row = append(row, nil)
-			}
-		}
-		out = append(out, row)
-	}
-	return out
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -429,72 +428,30 @@ func (r *Runner) loopItems(t *playbook.Task, vars template.Vars) ([]any, error) 
 	if err != nil {
 		return nil, fmt.Errorf("Error while resolving loop: %v", err)
 	}
-	val = template.ToGo(val)
 	kind := t.LoopKind
-	switch kind {
-	case "loop", "with_list":
-		l, ok := val.([]any)
+	if kind != "loop" {
+		// with_<lookup>: the lookup plugin turns the terms into items
+		terms, ok := val.([]any)
 		if !ok {
-			if val == nil {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("Invalid data passed to 'loop', it requires a list, got this instead: %v. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.", val)
+			terms = []any{val}
 		}
-		return l, nil
-	case "with_items":
-		l, ok := val.([]any)
-		if !ok {
-			if val == nil {
-				return nil, nil
-			}
-			return []any{val}, nil
+		if kind == "with_dict" || kind == "with_sequence" {
+			terms = []any{val}
 		}
-		var out []any
-		for _, e := range l {
-			if sub, ok := e.([]any); ok {
-				out = append(out, sub...)
-			} else {
-				out = append(out, e)
-			}
+		items, err := r.tmpl.Query(strings.TrimPrefix(kind, "with_"), terms, nil, vars)
+		if err != nil {
+			return nil, fmt.Errorf("Error while resolving %s: %v", kind, err)
 		}
-		return out, nil
-	case "with_dict":
-		m, ok := val.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("with_dict expects a dict")
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		if om, ok := t.Loop.(map[string]any); ok && len(om) == len(m) {
-			_ = om
-		}
-		sort.Strings(keys)
-		var out []any
-		for _, k := range keys {
-			out = append(out, map[string]any{"key": k, "value": m[k]})
-		}
-		return out, nil
-	case "with_indexed_items":
-		l, _ := val.([]any)
-		var out []any
-		for i, e := range l {
-			out = append(out, []any{i, e})
-		}
-		return out, nil
-	case "with_sequence":
-		return sequence(fmt.Sprint(val))
-	case "with_nested", "with_cartesian":
-		l, _ := val.([]any)
-		return nested(l), nil
-	case "with_together":
-		l, _ := val.([]any)
-		return together(l), nil
-	case "with_fileglob", "with_first_found", "with_file", "with_lines", "with_subelements", "with_random_choice":
-		return nil, fmt.Errorf("%s is not supported natively yet", kind)
+		return items, nil
 	}
-	return nil, fmt.Errorf("unknown loop keyword %s", kind)
+	if val == nil {
+		return nil, nil
+	}
+	l, ok := template.ToGo(val).([]any)
+	if !ok {
+		return nil, fmt.Errorf("Invalid data passed to 'loop', it requires a list, got this instead: %v. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.", val)
+	}
+	return l, nil
 }
 
 // execute runs the action of a task once (one loop item) and applies

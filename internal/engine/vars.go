@@ -2,6 +2,7 @@ package engine
 
 import (
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/tend-project/tend/internal/template"
@@ -96,7 +97,7 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 	v["ansible_run_tags"] = tagList(r.opts.Tags, "all")
 	v["ansible_skip_tags"] = tagList(r.opts.SkipTags, "")
 	v["omit"] = template.Omit
-	v["hostvars"] = hostvarsView{r: r}.ToMap()
+	v["hostvars"] = hostvarsView{r: r}
 	if _, ok := v["ansible_managed"]; !ok {
 		v["ansible_managed"] = "Ansible managed"
 	}
@@ -150,19 +151,52 @@ func (r *Runner) playHostNames(pl *play, all bool) []any {
 // vars, facts and set_facts, built when read.
 type hostvarsView struct{ r *Runner }
 
-// Map materialises hostvars as a plain map (the template engine calls it
-// through ToMap when an expression uses hostvars).
-func (h hostvarsView) ToMap() map[string]any {
-	out := map[string]any{}
-	for _, name := range h.r.opts.Inventory.Hosts() {
-		out[name] = h.hostVars(name)
-	}
-	for name := range h.r.hosts {
-		if _, ok := out[name]; !ok {
-			out[name] = h.hostVars(name)
+var _ template.KeyedGetter = hostvarsView{}
+
+// TemplateGet returns one host's variables, built when a template reads
+// hostvars[name].
+func (h hostvarsView) TemplateGet(name string) (any, bool) {
+	if _, ok := h.r.opts.Inventory.Host(name); !ok {
+		if _, known := h.r.hosts[name]; !known {
+			return nil, false
 		}
 	}
-	return out
+	return hostVarsMap{h: h, name: name, vars: h.hostVars(name)}, true
+}
+
+// TemplateKeys lists the inventory's hosts.
+func (h hostvarsView) TemplateKeys() []string { return h.r.opts.Inventory.Hosts() }
+
+// hostVarsMap is one host's variables, templated in that host's own context
+// when read (as Ansible's HostVarsVars does).
+type hostVarsMap struct {
+	h    hostvarsView
+	name string
+	vars map[string]any
+}
+
+var _ template.KeyedGetter = hostVarsMap{}
+
+func (m hostVarsMap) TemplateGet(key string) (any, bool) {
+	v, ok := m.vars[key]
+	if !ok {
+		return nil, false
+	}
+	if containsTemplate(v) {
+		if rv, err := m.h.r.tmpl.RenderData(v, template.Vars(m.vars)); err == nil {
+			return rv, true
+		}
+	}
+	return v, true
+}
+
+func (m hostVarsMap) TemplateKeys() []string {
+	keys := make([]string, 0, len(m.vars))
+	for k := range m.vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (h hostvarsView) hostVars(name string) map[string]any {

@@ -11,6 +11,7 @@ import (
 	"github.com/aymanbagabas/go-udiff"
 
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/template"
 )
 
 // Text prints a run the way ansible-playbook's default callback does.
@@ -169,17 +170,10 @@ func failDetail(r TaskResult) map[string]any {
 }
 
 func itemLabel(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case nil:
-		return "None"
+	if s, ok := v.(string); ok {
+		return s
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
+	return template.Repr(v)
 }
 
 func field(name string, n int) string { return fmt.Sprintf("%s=%-4d", name, n) }

@@ -6,6 +6,21 @@
 // Templates are lexed with gonja's lexer; parsing and evaluation are done
 // here, because gonja's evaluator differs from Jinja2 where Ansible playbooks
 // notice (sorted dicts, test keyword arguments, None, **, '%' formatting).
+//
+// Values. Vars and results use nil, bool, int, float64, string, []any and
+// dicts. Dicts are *Map (insertion-ordered); map[string]any is accepted
+// anywhere and iterates in sorted key order. Hand YAML mappings over as
+// *Map (FromYAMLNode does it) so items(), to_json, combine and loops keep
+// YAML order as Ansible does. Results may contain *Map: ToGo converts to
+// map[string]any for code that wants plain Go maps. Large or per-host
+// lazy mappings (hostvars) can be a Getter/KeyedGetter.
+//
+// Rendering follows Ansible's templar, not bare Jinja2: Render("{{ x }}")
+// gives x itself when it is a number or bool, results that look like a
+// list/dict/bool ("[...]", "{...}", "True") become that value, other
+// results are strings ("{{ n + 1 }}" is "43"); string literals inside
+// {{ }} keep backslashes raw in task strings but not in template files;
+// trim_blocks is on and trailing newlines are kept.
 package template
 
 import (
@@ -154,7 +169,11 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 	}()
 	if len(p.nodes) == 1 {
 		if o, ok := p.nodes[0].(*outNode); ok {
-			v := norm(sc.eval(o.x))
+			raw := sc.eval(o.x)
+			if _, isTuple := raw.(tuple); isTuple {
+				return p.restoreNewlines(repr(raw)), nil
+			}
+			v := norm(raw)
 			switch x := v.(type) {
 			case []any, *Map, map[string]any, bool:
 				return x, nil
@@ -370,6 +389,33 @@ func (e *Engine) findFile(name, dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("could not find %q in search paths %v: %w", name, append([]string{dir}, e.searchPaths...), os.ErrNotExist)
+}
+
+// Query runs a lookup plugin on already-evaluated terms and returns its
+// list, as a with_<plugin> loop does (with_items, with_dict, with_fileglob,
+// with_first_found, with_sequence, with_subelements, with_together,
+// with_nested, with_indexed_items, with_lines, with_file, with_env, ...).
+// terms is the with_<plugin> value as a list (with_items: [1, [2, 3]] is
+// terms [1, [2, 3]]; a single value is a one-element list). Templated
+// strings inside terms are rendered first.
+func (e *Engine) Query(plugin string, terms []any, kw map[string]any, vars Vars) (out []any, err error) {
+	sc := e.newState(vars, "").child()
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("lookup %s: %w", plugin, errOf(r))
+		}
+	}()
+	args := []any{plugin}
+	for _, t := range terms {
+		args = append(args, sc.resolveLazy(t))
+	}
+	kwc := map[string]any{}
+	for k, v := range kw {
+		kwc[k] = v
+	}
+	r := lookup(sc, args, kwc, true)
+	l, _ := r.([]any)
+	return l, nil
 }
 
 // IsUndefined reports whether err was caused by an undefined variable.

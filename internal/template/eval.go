@@ -39,6 +39,13 @@ type Getter interface {
 	TemplateGet(key string) (any, bool)
 }
 
+// KeyedGetter is a Getter that can also list its keys, so templates can
+// loop over it and take its length ({% for h in hostvars %}).
+type KeyedGetter interface {
+	Getter
+	TemplateKeys() []string
+}
+
 // varsView is the magic `vars` variable: every variable, templated on read.
 type varsView struct{ sc *scope }
 
@@ -92,10 +99,30 @@ func (sc *scope) lookup(name string) any {
 		panic(tplError{fmt.Errorf("recursive loop detected in template string: {{ %s }}", name)})
 	}
 	st.resolving[name] = true
-	v := sc.resolveLazy(raw)
+	v := sc.resolveVar(raw)
 	delete(st.resolving, name)
 	st.resolved[name] = v
 	return v
+}
+
+// resolveVar templates a variable's value; a value whose templates hit an
+// undefined variable makes the variable itself undefined (so
+// `x is defined` is false and `x | default()` works), as in Ansible.
+func (sc *scope) resolveVar(raw any) (v any) {
+	if hasTemplate(raw) {
+		defer func() {
+			if r := recover(); r != nil {
+				err := errOf(r)
+				var ue *UndefinedError
+				if errors.As(err, &ue) {
+					v = &undef{name: ue.Name, msg: ue.Msg}
+					return
+				}
+				panic(tplError{err})
+			}
+		}()
+	}
+	return sc.resolveLazy(raw)
 }
 
 // resolveLazy renders template strings inside a variable's value.
@@ -259,6 +286,38 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		sc.st.dir = filepath.Dir(path)
 		sub.execNodes(p.nodes, out)
 		sc.st.dir = old
+	case *importNode:
+		name := toStr(sc.eval(n.x))
+		path, err := sc.st.e.findFile(name, sc.st.dir)
+		if err != nil {
+			panic(tplError{fmt.Errorf("template not found: %s", name)})
+		}
+		p, err := sc.st.e.parseFile(path)
+		if err != nil {
+			panic(tplError{err})
+		}
+		mod := sc.child()
+		old := sc.st.dir
+		sc.st.dir = filepath.Dir(path)
+		var discard strings.Builder
+		mod.execNodes(p.nodes, &discard)
+		sc.st.dir = old
+		if n.as != "" {
+			m := NewMap()
+			keys, _ := mapKeys(mod.locals)
+			for _, k := range keys {
+				m.Set(k, mod.locals[k])
+			}
+			sc.set(n.as, m)
+			return
+		}
+		for i, nm := range n.names {
+			v, ok := mod.locals[nm]
+			if !ok {
+				fail("the template %s does not export the requested name %s", name, nm)
+			}
+			sc.set(n.aliases[i], v)
+		}
 	case *macroNode:
 		sc.set(n.name, &macro{name: n.name, n: n, sc: sc})
 	case *withNode:
@@ -364,6 +423,8 @@ func iterate(v any) []any {
 			out = append(out, string(r))
 		}
 		return out
+	case KeyedGetter:
+		return toAnySlice(x.TemplateKeys())
 	case *undef:
 		panic(x.err())
 	case nil:
@@ -406,6 +467,20 @@ func (sc *scope) eval(x expr) any {
 	case *sliceExpr:
 		return sc.evalSlice(x)
 	case *callExpr:
+		if a, ok := x.fn.(*attrExpr); ok && (a.name == "append" || a.name == "extend") {
+			if l, isList := norm(sc.eval(a.x)).([]any); isList {
+				args, _ := sc.evalArgs(x.args, nil)
+				if len(args) != 1 {
+					fail("list.%s() takes exactly one argument (%d given)", a.name, len(args))
+				}
+				nl := append(l[:len(l):len(l)], args[0])
+				if a.name == "extend" {
+					nl = append(l[:len(l):len(l)], iterate(args[0])...)
+				}
+				sc.assignBack(a.x, nl)
+				return nil
+			}
+		}
 		f := sc.eval(x.fn)
 		args, kw := sc.evalArgs(x.args, x.kwargs)
 		return sc.call(f, args, kw)
@@ -447,7 +522,7 @@ func (sc *scope) eval(x expr) any {
 		}
 		return out
 	case *tupleExpr:
-		out := make([]any, len(x.items))
+		out := make(tuple, len(x.items))
 		for i, e := range x.items {
 			out[i] = sc.eval(e)
 		}
@@ -504,6 +579,33 @@ func (sc *scope) call(f any, args []any, kw map[string]any) any {
 	}
 	fail("'%s' object is not callable", typeName(f))
 	return nil
+}
+
+// assignBack stores v where target (a template variable or an item of a
+// dict the template created) lives: lists are Go slices, so l.append(x)
+// rebinds l instead of changing it in place.
+func (sc *scope) assignBack(target expr, v any) {
+	switch t := target.(type) {
+	case *nameExpr:
+		for s := sc; s != nil; s = s.parent {
+			if _, ok := s.locals[t.name]; ok {
+				s.locals[t.name] = v
+				return
+			}
+		}
+		fail("cannot append to '%s': only lists the template created with {%% set %%} can be changed in place", t.name)
+	case *attrExpr:
+		if m, ok := norm(sc.eval(t.x)).(*Map); ok && m.tmp {
+			m.Set(t.name, v)
+			return
+		}
+	case *itemExpr:
+		if m, ok := norm(sc.eval(t.x)).(*Map); ok && m.tmp {
+			m.Set(toStr(sc.eval(t.idx)), v)
+			return
+		}
+	}
+	fail("cannot change this list in place; build a new one (e.g. with + or union)")
 }
 
 func sliceFrom(l []any, i int) []any {
@@ -707,7 +809,8 @@ func (sc *scope) evalBin(x *binExpr) any {
 		}
 		return sc.eval(x.r)
 	}
-	l, r := norm(sc.eval(x.l)), norm(sc.eval(x.r))
+	rawR := sc.eval(x.r)
+	l, r := norm(sc.eval(x.l)), norm(rawR)
 	if u, ok := l.(*undef); ok {
 		panic(u.err())
 	}
@@ -767,9 +870,8 @@ func (sc *scope) evalBin(x *binExpr) any {
 		return arith(x.op, l, r)
 	case "%":
 		if s, ok := l.(string); ok {
-			// Only a tuple spreads into several arguments; tend has no
-			// tuple type, so look at the expression: '%s' % [1, 2] is one.
-			_, spread := x.r.(*tupleExpr)
+			// Only a tuple spreads into several arguments: '%s' % [1, 2] is one.
+			_, spread := rawR.(tuple)
 			return pyFormat(s, r, spread)
 		}
 		return arith(x.op, l, r)

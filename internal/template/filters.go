@@ -598,7 +598,7 @@ func init() {
 			}
 			out := make([]any, n)
 			for i := 0; i < n; i++ {
-				t := make([]any, len(lists))
+				t := make(tuple, len(lists))
 				for j, l := range lists {
 					t[j] = l[i]
 				}
@@ -616,12 +616,12 @@ func init() {
 			for _, a := range args {
 				lists = append(lists, iterate(a))
 			}
-			out := []any{[]any{}}
+			out := []any{tuple{}}
 			for _, l := range lists {
 				var next []any
 				for _, prefix := range out {
 					for _, e := range l {
-						next = append(next, append(append([]any{}, prefix.([]any)...), e))
+						next = append(next, append(append(tuple{}, norm(prefix).([]any)...), e))
 					}
 				}
 				out = next
@@ -750,7 +750,7 @@ func init() {
 				idx = 1
 			}
 			sort.SliceStable(items, func(i, j int) bool {
-				a, b := items[i].([]any)[idx], items[j].([]any)[idx]
+				a, b := norm(items[i]).([]any)[idx], norm(items[j]).([]any)[idx]
 				if !cs {
 					if s, ok := a.(string); ok {
 						a = strings.ToLower(s)
@@ -797,6 +797,8 @@ func init() {
 	}
 	delete(filters, "regex")
 	delete(filters, "pipe")
+	registerMore()  // more.go: lookups and less common filters
+	registerCrypt() // crypt.go: password_hash
 }
 
 func fDefault(_ *scope, in any, args []any, kw map[string]any) any {
@@ -821,6 +823,8 @@ func fLength(_ *scope, in any, _ []any, _ map[string]any) any {
 		return x.Len()
 	case map[string]any:
 		return len(x)
+	case KeyedGetter:
+		return len(x.TemplateKeys())
 	}
 	fail("object of type '%s' has no len()", typeName(in))
 	return nil

@@ -194,7 +194,11 @@ func lookup(sc *scope, args []any, kw map[string]any, wantList bool) (result any
 	case "list", "ansible.builtin.list":
 		out = append(out, args[1:]...)
 	default:
-		fail("lookup plugin (%s) not found", name)
+		lp, ok := lookups[strings.TrimPrefix(name, "ansible.builtin.")]
+		if !ok {
+			fail("lookup plugin (%s) not found", name)
+		}
+		out = lp(sc, args[1:], kw)
 	}
 	if out == nil {
 		out = []any{}
@@ -253,7 +257,7 @@ func callMethod(recv any, name string, args []any, kw map[string]any) any {
 			out := make([]any, len(keys))
 			for i, k := range keys {
 				v, _ := mapGet(r, k)
-				out[i] = []any{k, v}
+				out[i] = tuple{k, v}
 			}
 			return out
 		case "keys":

@@ -89,6 +89,13 @@ type (
 		x             expr
 		ignoreMissing bool
 	}
+	// importNode is {% import 'f' as name %} (as != "") or
+	// {% from 'f' import a, b as c %} (names/aliases).
+	importNode struct {
+		x              expr
+		as             string
+		names, aliases []string
+	}
 	macroNode struct {
 		name     string
 		params   []string
@@ -459,6 +466,39 @@ func (p *parser) parseStatement(name string) node {
 				p.fail("expected 'missing'")
 			}
 			n.ignoreMissing = true
+		}
+		if p.acceptName("with") || p.acceptName("without") {
+			p.acceptName("context")
+		}
+		p.endBlock()
+		return n
+	case "import":
+		n := &importNode{x: p.parseExpr()}
+		if !p.acceptName("as") {
+			p.fail("expected 'as' in import")
+		}
+		n.as = p.expect(tokens.Name, "name").Val
+		if p.acceptName("with") || p.acceptName("without") {
+			p.acceptName("context")
+		}
+		p.endBlock()
+		return n
+	case "from":
+		n := &importNode{x: p.parseExpr()}
+		if !p.acceptName("import") {
+			p.fail("expected 'import'")
+		}
+		for p.cur().Type == tokens.Name && !p.isName("with") && !p.isName("without") {
+			name := p.next().Val
+			alias := name
+			if p.acceptName("as") {
+				alias = p.expect(tokens.Name, "alias").Val
+			}
+			n.names = append(n.names, name)
+			n.aliases = append(n.aliases, alias)
+			if !p.accept(tokens.Comma) {
+				break
+			}
 		}
 		if p.acceptName("with") || p.acceptName("without") {
 			p.acceptName("context")

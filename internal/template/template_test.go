@@ -25,9 +25,10 @@ func testVars() Vars {
 		"l": []any{3, 1, 2}, "d": d, "users": []any{u1, u2},
 		"lazy": "{{ n + 1 }}", "lazy_list": []any{"{{ s }}", "x"},
 		"loop_a": "{{ loop_b }}", "loop_b": "{{ loop_a }}",
-		"plain": map[string]any{"b": 1, "a": 2},
-		"ver":   "1.2.10",
-		"res":   map[string]any{"changed": true, "failed": false},
+		"plain":     map[string]any{"b": 1, "a": 2},
+		"undef_tpl": "{{ nope }}",
+		"ver":       "1.2.10",
+		"res":       map[string]any{"changed": true, "failed": false},
 	}
 }
 
@@ -41,8 +42,8 @@ func TestEval(t *testing.T) {
 		{"s | lower", `"hello world"`}, {"s | upper", `"HELLO WORLD"`}, {"'ab cd' | capitalize", `"Ab cd"`}, {"'ab cd' | title", `"Ab Cd"`},
 		{"' x ' | trim", `"x"`}, {"s | replace('l', 'L')", `"HeLLo WorLd"`}, {"l | join(',')", `"3,1,2"`},
 		{"s.split(' ')", `["Hello", "World"]`}, {"'a,b' | split(',')", `["a", "b"]`},
-		{"'a1b22' | regex_replace('[0-9]+', '#')", `"a#b#"`}, {`'k=v' | regex_replace('(\w)=(\w)', '\\2=\\1')`, `"v=k"`},
-		{`'k=v' | regex_replace('(?P<a>\w)=(?P<b>\w)', '\g<b>\g<a>')`, `"vk"`},
+		{"'a1b22' | regex_replace('[0-9]+', '#')", `"a#b#"`}, {`'k=v' | regex_replace('(\\w)=(\\w)', '\\2=\\1')`, `"v=k"`},
+		{`'k=v' | regex_replace('(?P<a>\\w)=(?P<b>\\w)', '\\g<b>\\g<a>')`, `"vk"`},
 		{"'ab12' | regex_search('[0-9]+')", `"12"`}, {`'ab12' | regex_search('([a-z]+)([0-9]+)', '\\2')`, `["12"]`}, {"'ab' | regex_search('[0-9]')", `null`},
 		{"'a1b2' | regex_findall('[0-9]')", `["1", "2"]`}, {"'a.b' | regex_escape", `"a\\.b"`},
 		{"d | to_json", `"{\"zeta\": 1, \"alpha\": 2}"`}, {"l | to_nice_json", `"[\n    3,\n    1,\n    2\n]"`},
@@ -71,6 +72,10 @@ func TestEval(t *testing.T) {
 		{"'a\nb' | indent(2)", `"a\n  b"`}, {"'ab' | center(6)", `"  ab  "`}, {"'a b c' | wordcount", `3`},
 		{"-3 | abs", `3`}, {"2.5 | round", `2.0`}, {"3.14159 | round(2)", `3.14`}, {"l | random in l", `true`},
 		{"'x' | comment", `"#\n# x\n#"`}, {"n | type_debug", `"int"`}, {"{'b': 1, 'a': 2} | dictsort", `[["a", 2], ["b", 1]]`},
+		{"['etc', 'x'] | path_join", `"etc/x"`}, {"'1K' | human_to_bytes", `1024`}, {"1048576 | human_readable", `"1.00 MB"`},
+		{"'http://h:81/p' | urlsplit('port')", `81`}, {"['zeta'] | map('extract', d) | list", `[1]`},
+		// value from glibc crypt(3) (python3 crypt.crypt)
+		{"'secret' | password_hash('sha512', 'mysalt', rounds=5000)", `"$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1"`},
 		{"none is none", `true`}, {"x is defined", `false`}, {"none is defined", `true`}, {"x is undefined", `true`},
 		{"s is string", `true`}, {"n is number", `true`}, {"d is mapping", `true`}, {"l is sequence", `true`}, {"d is iterable", `true`},
 		{"res is succeeded", `true`}, {"res is success", `true`}, {"res is failed", `false`}, {"res is failure", `false`},
@@ -90,6 +95,7 @@ func TestEval(t *testing.T) {
 		{"d.items() | list", `[["zeta", 1], ["alpha", 2]]`}, {"d.keys() | list", `["zeta", "alpha"]`}, {"d.values() | list", `[1, 2]`},
 		{"d.get('alpha')", `2`}, {"d.get('x', 'dflt')", `"dflt"`},
 		{"lookup('vars', 'n')", `42`}, {"query('vars', 'n')", `[42]`}, {"omit", fmt.Sprintf("%q", Omit)},
+		{"undef_tpl is defined", `false`}, {"undef_tpl | default('d')", `"d"`}, {"undef_tpl", `ERR:'nope' is undefined`},
 		{"x", `ERR:'x' is undefined`}, {"x.y", `ERR:'x' is undefined`}, {"d.nope", `ERR:'dict object' has no attribute 'nope'`},
 		{"loop_a", `ERR:recursive loop detected in template string: {{ loop_a }}`}, {"1 / 0", `ERR:division by zero`},
 		{"'%d' % 'x'", `ERR:%d format: a number is required, not str`},
@@ -156,6 +162,12 @@ func TestUndefinedError(t *testing.T) {
 	if _, err := e.Render("{% if %}", nil); err == nil {
 		t.Error("syntax error not reported")
 	}
+	if err := Check("{% for x in y %}"); err == nil {
+		t.Error("Check: unclosed for not reported")
+	}
+	if err := CheckExpr("a and"); err == nil {
+		t.Error("CheckExpr: bad expression not reported")
+	}
 }
 
 func TestEvalBool(t *testing.T) {
@@ -183,6 +195,7 @@ func TestRenderData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// map[string]any input is read in sorted key order ("plain" < "{{ ...").
 	if js := toJSON(got, "", false); js != `{"plain": "x", "k42": ["Hello World", 42, 1]}` {
 		t.Errorf("RenderData = %s", js)
 	}
@@ -208,7 +221,8 @@ func TestFilesLookupsInclude(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "part 42file content\n\n"; got != want { // Jinja2 drops part.j2's final newline
+	// Jinja2 drops part.j2's final newline; trim_blocks eats the one after the tag.
+	if want := "part 42file content\n\n"; got != want {
 		t.Errorf("RenderFile = %q, want %q", got, want)
 	}
 	for expr, want := range map[string]string{
@@ -218,6 +232,7 @@ func TestFilesLookupsInclude(t *testing.T) {
 		"lookup('template', 'templates/part.j2')":       `"part 42\n"`,
 		"lookup('file', 'data.txt')":                    `"file content"`,
 		"q('file', 'data.txt')":                         `["file content"]`,
+		"lookup('file', 'nope', errors='ignore')":       `null`,
 	} {
 		v, err := e.Eval(expr, testVars())
 		if err != nil {
@@ -250,7 +265,7 @@ func TestConcurrentRender(t *testing.T) {
 	errs := make(chan error, 8)
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
 			for j := 0; j < 200; j++ {
 				got, err := e.RenderString(fmt.Sprintf("{{ n + %d }}-{{ lazy }}", j%5), testVars())
@@ -259,7 +274,7 @@ func TestConcurrentRender(t *testing.T) {
 					return
 				}
 			}
-		}(i)
+		}()
 	}
 	wg.Wait()
 	close(errs)
@@ -280,6 +295,97 @@ func TestMapOrder(t *testing.T) {
 	}
 	if g := ToGo(m).(map[string]any); g["a"] != 4 || len(g) != 3 {
 		t.Errorf("ToGo = %v", g)
+	}
+}
+
+func TestQuery(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"files/a.conf", "files/b.conf", "files/c.txt", "debian.yml"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := New(Options{SearchPaths: []string{dir}})
+	vars := testVars()
+	vars["os"] = "debian"
+	cases := []struct {
+		plugin string
+		terms  []any
+		kw     map[string]any
+		want   string
+	}{
+		{"fileglob", []any{"*.conf"}, nil, fmt.Sprintf(`[%q, %q]`, filepath.Join(dir, "files/a.conf"), filepath.Join(dir, "files/b.conf"))},
+		{"first_found", []any{[]any{"redhat.yml", "{{ os }}.yml"}}, nil, fmt.Sprintf(`[%q]`, filepath.Join(dir, "debian.yml"))},
+		{"first_found", []any{"none.yml"}, map[string]any{"skip": true}, `[]`},
+		{"dict", []any{"{{ d }}"}, nil, `[{"key": "zeta", "value": 1}, {"key": "alpha", "value": 2}]`},
+		{"items", []any{1, []any{2, 3}}, nil, `[1, 2, 3]`}, // with_items: [1, [2, 3]]
+		{"sequence", []any{"start=1 end=3 format=n%d"}, nil, `["n1", "n2", "n3"]`},
+		{"subelements", []any{[]any{map[string]any{"n": 1, "l": []any{"a", "b"}}}, "l"}, nil, `[[{"l": ["a", "b"], "n": 1}, "a"], [{"l": ["a", "b"], "n": 1}, "b"]]`},
+		{"file", []any{"c.txt"}, nil, `["files/c.txt"]`},
+	}
+	for _, c := range cases {
+		got, err := e.Query(c.plugin, c.terms, c.kw, vars)
+		if err != nil {
+			t.Errorf("Query(%s, %v): %v", c.plugin, c.terms, err)
+			continue
+		}
+		if js := toJSON(got, "", false); js != c.want {
+			t.Errorf("Query(%s, %v) = %s, want %s", c.plugin, c.terms, js, c.want)
+		}
+	}
+	if _, err := e.Query("first_found", []any{"none.yml"}, nil, vars); err == nil {
+		t.Error("first_found without a match did not fail")
+	}
+	if _, err := e.Query("nosuchlookup", nil, nil, vars); err == nil {
+		t.Error("unknown lookup did not fail")
+	}
+}
+
+func TestPythonisms(t *testing.T) {
+	e := New(Options{})
+	cases := []struct{ text, want string }{
+		{"{{ d.items() | list }}", "[('zeta', 1), ('alpha', 2)]"},
+		{"{{ (1, 2) }}|{{ (1,) }}", "(1, 2)|(1,)"},
+		{"{{ '%s' % l }}|{{ '%s=%s' % ('a', 1) }}", "[3, 1, 2]|a=1"},
+		{"{% set acc = [] %}{% for i in l %}{% set _ = acc.append(i) %}{% endfor %}{{ acc }}", "[3, 1, 2]"},
+		{"{% set x = {'a': 1} %}{% set _ = x.update({'b': 2}) %}{{ x }}", "{'a': 1, 'b': 2}"},
+		{"{{ vars['n'] }} {{ 'lazy' in vars }} {{ vars.lazy }}", "42 True {{ n + 1 }}"},
+		{"{{ dict(b=1, a=2) }}", "{'b': 1, 'a': 2}"},
+		{"{{ 'x' ~ none }} {{ none }} {{ [none, true, 1.0, 'it\\'s'] }}", `xNone  [None, True, 1.0, "it's"]`},
+	}
+	for _, c := range cases {
+		got, err := e.RenderString(c.text, testVars())
+		if err != nil || got != c.want {
+			t.Errorf("RenderString(%q) = %q, %v; want %q", c.text, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{
+		"{% set _ = d.update({'x': 1}) %}",        // a variable's dict
+		"{% set _ = l.append(1) %}",               // a variable's list
+		"{% for i in l %}{% break %}{% endfor %}", // loopcontrols is not enabled in Ansible
+	} {
+		if _, err := e.RenderString(bad, testVars()); err == nil {
+			t.Errorf("RenderString(%q) did not fail", bad)
+		}
+	}
+}
+
+type fakeHostvars map[string]any
+
+func (f fakeHostvars) TemplateGet(k string) (any, bool) { v, ok := f[k]; return v, ok }
+func (f fakeHostvars) TemplateKeys() []string           { return []string{"h1", "h2"} }
+
+func TestGetter(t *testing.T) {
+	e := New(Options{})
+	hv := fakeHostvars{"h1": map[string]any{"ip": "10.0.0.1", "raw": "{{ not_rendered }}"}, "h2": map[string]any{"ip": "10.0.0.2"}}
+	vars := Vars{"hostvars": hv, "inventory_hostname": "h1"}
+	got, err := e.RenderString("{{ hostvars[inventory_hostname].ip }} {{ hostvars.h2.ip }} {{ 'h2' in hostvars }} {{ hostvars | length }} "+
+		"{% for h in hostvars %}{{ h }}{% endfor %} {{ hostvars.h3 is defined }} {{ hostvars.h1.raw }}", vars)
+	if want := "10.0.0.1 10.0.0.2 True 2 h1h2 False {{ not_rendered }}"; err != nil || got != want {
+		t.Errorf("got %q, %v; want %q", got, err, want)
 	}
 }
 

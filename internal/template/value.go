@@ -132,11 +132,17 @@ func (e *UndefinedError) Error() string {
 	return fmt.Sprintf("'%s' is undefined", e.Name)
 }
 
+// tuple is a Python tuple: it behaves as a list everywhere (norm turns it
+// into []any) except when printed ("(1, 2)"), typed and %-formatted.
+type tuple []any
+
 // norm converts Go values from YAML/JSON decoders and callers to the
 // engine's value set: nil, bool, int, float64, string, []any, *Map,
 // map[string]any (sorted iteration), callables and undefined.
 func norm(v any) any {
 	switch x := v.(type) {
+	case tuple:
+		return []any(x)
 	case int64:
 		return int(x)
 	case int32:
@@ -332,6 +338,20 @@ func repr(v any) string {
 }
 
 func writeRepr(b *strings.Builder, v any) {
+	if t, ok := v.(tuple); ok {
+		b.WriteByte('(')
+		for i, e := range t {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeRepr(b, e)
+		}
+		if len(t) == 1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(')')
+		return
+	}
 	switch x := norm(v).(type) {
 	case nil:
 		b.WriteString("None")
@@ -440,6 +460,9 @@ func pyQuote(s string) string {
 
 // typeName is Python's type(v).__name__ as Ansible reports it.
 func typeName(v any) string {
+	if _, ok := v.(tuple); ok {
+		return "tuple"
+	}
 	switch norm(v).(type) {
 	case nil:
 		return "NoneType"
