@@ -7,17 +7,14 @@ package apply
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/tend-project/tend/internal/engine"
 	"github.com/tend-project/tend/internal/facts"
-	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/inventory"
 	"github.com/tend-project/tend/internal/playbook"
 	"github.com/tend-project/tend/internal/report"
@@ -100,7 +97,10 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	}
 	opts.Connect = req.Connect
 	if opts.Connect == nil {
-		opts.Connect = localConnector(req)
+		opts.Connect = Connector(req)
+	}
+	if opts.Decrypt, err = decrypter(req); err != nil {
+		return nil, err
 	}
 	var total *report.Report
 	for _, pb := range pbs {
@@ -138,31 +138,6 @@ func mergeReports(a, b *report.Report) *report.Report {
 	return a
 }
 
-// localConnector reaches hosts whose connection is local; ssh hosts are
-// unreachable until push mode is wired in.
-func localConnector(req Request) engine.Connector {
-	local := host.Host(host.NewLocal())
-	if req.Root != "" {
-		local = host.Rooted(local, req.Root)
-	}
-	return func(ctx context.Context, name string, vars map[string]any) (host.Host, error) {
-		conn := req.Connection
-		if c, ok := vars["ansible_connection"].(string); ok && conn == "" {
-			conn = c
-		}
-		if conn == "" && (name == "localhost" || name == "127.0.0.1") {
-			conn = "local"
-		}
-		switch conn {
-		case "local":
-			return local, nil
-		case "", "ssh", "smart", "paramiko":
-			return nil, fmt.Errorf("Failed to connect to the host via ssh: push mode over SSH is not available in this build")
-		}
-		return nil, fmt.Errorf("connection plugin %q is not supported (use local or ssh)", conn)
-	}
-}
-
 // LoadInventory loads -i sources; none means the implicit localhost.
 func LoadInventory(sources []string) (*inventory.Inventory, error) {
 	if len(sources) == 0 {
@@ -173,87 +148,6 @@ func LoadInventory(sources []string) (*inventory.Inventory, error) {
 		}
 	}
 	return inventory.Load(sources, inventory.Options{})
-}
-
-// ParseExtraVars parses -e values: "k=v k2=v2", "@file.yml", or a JSON/YAML
-// document; later values win.
-func ParseExtraVars(vals []string) (map[string]any, error) {
-	out := map[string]any{}
-	for _, v := range vals {
-		v = strings.TrimSpace(v)
-		switch {
-		case strings.HasPrefix(v, "@"):
-			data, err := os.ReadFile(v[1:])
-			if err != nil {
-				return nil, fmt.Errorf("extra vars: %w", err)
-			}
-			m, err := decodeMap(data, v[1:])
-			if err != nil {
-				return nil, err
-			}
-			for k, x := range m {
-				out[k] = x
-			}
-		case strings.HasPrefix(v, "{") || strings.HasPrefix(v, "---"):
-			var m map[string]any
-			if json.Unmarshal([]byte(v), &m) != nil {
-				var err error
-				m, err = decodeMap([]byte(v), "extra vars")
-				if err != nil {
-					return nil, err
-				}
-			}
-			for k, x := range m {
-				out[k] = normJSON(x)
-			}
-		default:
-			kv, err := playbook.ParseKV(v, nil)
-			if err != nil {
-				return nil, fmt.Errorf("extra vars %q: %w", v, err)
-			}
-			if raw, ok := kv["_raw_params"]; ok {
-				return nil, fmt.Errorf("extra vars %q: expected k=v pairs, @file or a JSON/YAML mapping (got %q)", v, raw)
-			}
-			for k, x := range kv {
-				out[k] = x
-			}
-		}
-	}
-	return out, nil
-}
-
-func decodeMap(data []byte, name string) (map[string]any, error) {
-	v, err := playbook.DecodeBytes(data, name)
-	if err != nil {
-		return nil, fmt.Errorf("extra vars: %w", err)
-	}
-	if v == nil {
-		return map[string]any{}, nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("extra vars %s: must be a mapping", name)
-	}
-	return m, nil
-}
-
-// normJSON turns JSON numbers that are whole into ints, as Python's json does.
-func normJSON(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x == float64(int(x)) {
-			return int(x)
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normJSON(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = normJSON(e)
-		}
-	}
-	return v
 }
 
 // ExitCode maps a run to ansible-playbook's exit codes: 0 ok, 1 error,
