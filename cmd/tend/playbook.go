@@ -62,7 +62,7 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Playbooks: playbooks, Inventories: splitList(f.inventories), Limit: f.limit, ExtraVars: f.extra,
 		Check: f.check, Diff: f.diff, Tags: splitList(f.tags), SkipTags: splitList(f.skipTags),
 		Forks: f.forks, Connection: f.connection, RemoteUser: f.user, PrivateKey: f.key,
-		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, Root: f.root,
+		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, Root: f.root, Backend: f.backend,
 	}
 	// -i "a,b" is a host list, not two files: keep commas when the value
 	// is not an existing path.

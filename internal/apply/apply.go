@@ -46,6 +46,8 @@ type Request struct {
 	Log  *slog.Logger
 	// Connect overrides how hosts are reached (push mode, tests).
 	Connect engine.Connector
+	// Backend is native, ansible or auto ("" = native): see backend.go.
+	Backend string
 }
 
 // ErrNoPlaybook is a missing playbook file (exit code 1).
@@ -77,6 +79,11 @@ func rolesPath() []string {
 
 // Run validates everything, then runs the playbooks in order.
 func Run(ctx context.Context, req Request) (*report.Report, error) {
+	if useAnsible, err := needsAnsible(req); err != nil {
+		return nil, err
+	} else if useAnsible {
+		return runAnsible(ctx, req)
+	}
 	pbs, err := Load(req.Playbooks)
 	if err != nil {
 		return nil, err
