@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -174,7 +175,8 @@ func (r *Runner) connect(ctx context.Context, hs *hostState, vars map[string]any
 type play struct {
 	p        *playbook.Play
 	pb       *playbook.Playbook
-	hosts    []*hostState
+	hosts    []*hostState // the current serial batch
+	all      []*hostState // every host of the play
 	vars     map[string]any
 	handlers []*handler
 	rep      *report.Play
@@ -214,13 +216,14 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 	}
 	pl := &play{p: p, pb: pb, rep: &report.Play{Name: name, Hosts: names}, roleSeen: map[string]bool{}, check: r.opts.Check}
 	r.rep.Plays = append(r.rep.Plays, pl.rep)
-	r.opts.Sink.PlayStart(name, names)
 	if len(names) == 0 {
+		r.opts.Sink.PlayStart(name, names)
 		return nil
 	}
 	if b, ok := boolish(p.CheckMode); ok {
 		pl.check = b
 	}
+	var all []*hostState
 	for _, n := range names {
 		hs, err := r.hostFor(ctx, n, p.Dir)
 		if err != nil {
@@ -228,16 +231,45 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 		}
 		if !hs.unreach {
 			hs.failed = false
-			pl.hosts = append(pl.hosts, hs)
+			hs.ended = false
+			all = append(all, hs)
 		}
 	}
 	pl.vars = map[string]any{}
 	for k, v := range p.Vars {
 		pl.vars[k] = v
 	}
-	root := &scope{play: pl, dir: p.Dir, tags: p.Tags}
+	batches, err := r.batches(p, all)
+	if err != nil {
+		return fmt.Errorf("%s: serial: %w", p.Pos, err)
+	}
+	pl.all = all
+	for _, batch := range batches {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		pl.hosts = batch
+		r.opts.Sink.PlayStart(name, hostNames(batch))
+		pl.roleSeen = map[string]bool{}
+		pl.handlers = nil
+		if err := r.runBatch(ctx, pl); err != nil {
+			return err
+		}
+		if pl.ended {
+			break
+		}
+		// a batch whose hosts all failed stops the play, as Ansible does
+		if len(active(batch)) == 0 && len(batch) > 0 {
+			break
+		}
+	}
+	return nil
+}
 
-	// vars_files are loaded per play (with the first host's vars for templated names).
+// runBatch runs the play's sections on pl.hosts (one serial batch).
+func (r *Runner) runBatch(ctx context.Context, pl *play) error {
+	p := pl.p
+	root := &scope{play: pl, dir: p.Dir, tags: p.Tags}
 	if err := r.loadVarsFiles(ctx, pl, root); err != nil {
 		return err
 	}
@@ -249,8 +281,6 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 	for _, h := range p.Handlers {
 		pl.handlers = append(pl.handlers, &handler{task: h, scope: &scope{play: pl, dir: p.Dir, tags: p.Tags, handler: true}})
 	}
-
-	// Gather facts.
 	gather := p.GatherFacts == nil || *p.GatherFacts
 	if gather && r.tagsAllow([]string{"always"}) {
 		r.gatherFacts(ctx, pl, root)
@@ -263,6 +293,52 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 	r.runList(ctx, pl, root, p.PostTasks)
 	r.flushHandlers(ctx, pl)
 	return nil
+}
+
+// batches splits the play's hosts by `serial:` (a number, a percentage, or
+// a list of them whose last entry repeats).
+func (r *Runner) batches(p *playbook.Play, hosts []*hostState) ([][]*hostState, error) {
+	if p.Serial == nil || len(hosts) == 0 {
+		return [][]*hostState{hosts}, nil
+	}
+	var sizes []any
+	if l, ok := p.Serial.([]any); ok {
+		sizes = l
+	} else {
+		sizes = []any{p.Serial}
+	}
+	var out [][]*hostState
+	rest := hosts
+	for i := 0; len(rest) > 0; i++ {
+		spec := sizes[min(i, len(sizes)-1)]
+		n, err := batchSize(spec, len(hosts))
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 || n > len(rest) {
+			n = len(rest)
+		}
+		out = append(out, rest[:n])
+		rest = rest[n:]
+	}
+	return out, nil
+}
+
+func batchSize(spec any, total int) (int, error) {
+	s := strings.TrimSpace(fmt.Sprint(spec))
+	if strings.HasSuffix(s, "%") {
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+		if err != nil {
+			return 0, fmt.Errorf("bad percentage %q", s)
+		}
+		n := int(float64(total) * pct / 100)
+		return max(n, 1), nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("must be a number, a percentage or a list of them, got %q", s)
+	}
+	return n, nil
 }
 
 func (r *Runner) loadVarsFiles(ctx context.Context, pl *play, sc *scope) error {
@@ -434,6 +510,14 @@ func active(hosts []*hostState) []*hostState {
 		if !hs.failed && !hs.unreach && !hs.ended {
 			out = append(out, hs)
 		}
+	}
+	return out
+}
+
+func hostNames(hs []*hostState) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.name
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,31 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 		for _, hs := range pl.hosts {
 			hs.failed = true
 		}
+	}
+	r.checkMaxFail(pl)
+}
+
+// checkMaxFail ends the play when more than max_fail_percentage of the
+// batch has failed.
+func (r *Runner) checkMaxFail(pl *play) {
+	if pl.p.MaxFailPct == nil || len(pl.hosts) == 0 {
+		return
+	}
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(fmt.Sprint(pl.p.MaxFailPct), "%"), 64)
+	if err != nil {
+		return
+	}
+	failed := 0
+	for _, hs := range pl.hosts {
+		if hs.failed || hs.unreach {
+			failed++
+		}
+	}
+	if float64(failed)*100/float64(len(pl.hosts)) > pct {
+		for _, hs := range pl.hosts {
+			hs.failed = true
+		}
+		pl.ended = true
 	}
 }
 
@@ -203,6 +229,7 @@ func (r *Runner) runOnHost(ctx context.Context, pl *play, sc *scope, t *playbook
 			return r.finish(pl, sc, t, hs, res)
 		}
 		out := r.execute(ctx, pl, sc, t, hs, vars)
+		out.Delegate = r.delegateName(t, sc, vars)
 		out.Host, out.Play, out.Task, out.Action, out.Position, out.Handler, out.Start, out.Role, out.NoLog = res.Host, res.Play, res.Task, res.Action, res.Position, res.Handler, res.Start, res.Role, res.NoLog
 		return r.finish(pl, sc, t, hs, out)
 	}
@@ -256,6 +283,7 @@ func (r *Runner) runOnHost(ctx context.Context, pl *play, sc *scope, t *playbook
 		default:
 			out := r.execute(ctx, pl, sc, t, hs, ivars)
 			out.Host, out.Item, out.NoLog = hs.name, ires.Item, noLog
+			out.Delegate = r.delegateName(t, sc, ivars)
 			ires = out
 		}
 		if ires.Values == nil {
@@ -615,6 +643,13 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 		args = module.Args(raw)
 	}
 	h := hs.h
+	if t.DelegateTo != "" || sc.delegateTo != "" {
+		d, err := r.delegate(ctx, t, sc, vars)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusUnreachable, Msg: err.Error()}
+		}
+		h = d
+	}
 	if check {
 		h = host.ReadOnly(h)
 	}
@@ -654,6 +689,56 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 		out.Status = statusOf(mres.Changed)
 	}
 	return out
+}
+
+// delegateName is the rendered delegate_to of a task ("" when none).
+func (r *Runner) delegateName(t *playbook.Task, sc *scope, vars template.Vars) string {
+	name := t.DelegateTo
+	if name == "" {
+		name = sc.delegateTo
+	}
+	if template.IsTemplated(name) {
+		if s, err := r.tmpl.RenderString(name, vars); err == nil {
+			name = s
+		}
+	}
+	return name
+}
+
+// delegate opens the host a task is delegated to.
+func (r *Runner) delegate(ctx context.Context, t *playbook.Task, sc *scope, vars template.Vars) (host.Host, error) {
+	name := t.DelegateTo
+	if name == "" {
+		name = sc.delegateTo
+	}
+	if template.IsTemplated(name) {
+		s, err := r.tmpl.RenderString(name, vars)
+		if err != nil {
+			return nil, fmt.Errorf("delegate_to: %w", err)
+		}
+		name = s
+	}
+	r.mu.Lock()
+	hs, ok := r.hosts[name]
+	r.mu.Unlock()
+	if ok && hs.h != nil {
+		return hs.h, nil
+	}
+	dv := map[string]any{}
+	if _, inInv := r.opts.Inventory.Host(name); inInv {
+		if iv, err := r.opts.Inventory.HostVars(name, ""); err == nil {
+			dv = iv
+		}
+	}
+	if name == "localhost" || name == "127.0.0.1" {
+		if _, set := dv["ansible_connection"]; !set {
+			dv["ansible_connection"] = "local"
+		}
+	}
+	if r.opts.Connect == nil {
+		return host.NewLocal(), nil
+	}
+	return r.opts.Connect(ctx, name, dv)
 }
 
 // renderArgs templates module arguments and drops those equal to omit.

@@ -139,7 +139,11 @@ func tagList(tags []string, def string) []any {
 
 func (r *Runner) playHostNames(pl *play, all bool) []any {
 	out := []any{}
-	for _, hs := range pl.hosts {
+	hosts := pl.hosts
+	if all && pl.all != nil {
+		hosts = pl.all
+	}
+	for _, hs := range hosts {
 		if all || (!hs.failed && !hs.unreach) {
 			out = append(out, hs.name)
 		}

@@ -28,6 +28,7 @@ type TaskResult struct {
 	Action    string            `json:"action"`
 	Position  string            `json:"position,omitempty"` // file:line
 	Handler   bool              `json:"handler,omitempty"`
+	Delegate  string            `json:"delegated_to,omitempty"`
 	Status    string            `json:"status"`
 	Changed   bool              `json:"changed"`
 	Msg       string            `json:"msg,omitempty"`

@@ -116,6 +116,9 @@ func FormatDiff(d module.Diff) string {
 }
 
 func (t *Text) line(r TaskResult, item bool) {
+	if r.Delegate != "" {
+		r.Host += " -> " + r.Delegate
+	}
 	suffix := ""
 	if item {
 		label := r.Item
