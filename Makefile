@@ -33,7 +33,7 @@ test-corpus: build ## the differential corpus: test/corpus through ansible-playb
 
 demo: build ## run tend on the example repo (playbooks/, inventory/), writing only under $(DEMO_ROOT)
 	mkdir -p $(DEMO_ROOT)
-	$(BIN) playbook --root $(DEMO_ROOT) -i inventory/hosts.yml playbooks/site.yml
+	BIN=$(BIN) DEMO_ROOT=$(DEMO_ROOT) scripts/demo.sh
 
 bench: build ## tend vs ansible-playbook on a generated 100-task playbook (prints a table)
 	TEND_BIN=$(CURDIR)/$(BIN) bench/bench.sh

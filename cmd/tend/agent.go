@@ -141,6 +141,8 @@ func cmdPlan(args []string) error {
 	fs := newFlags("plan")
 	cfgPath := fs.String("config", config.DefaultPath, "agent config file")
 	out := fs.StringP("output", "o", "text", "text or json")
+	root := fs.String("root", "", "map every local path under this directory and run no commands (demo)")
+	_ = fs.MarkHidden("root")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -148,6 +150,7 @@ func cmdPlan(args []string) error {
 	if err != nil {
 		return err
 	}
+	a.Root = *root
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	plan, err := a.Plan(ctx)
