@@ -8,7 +8,8 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 DEMO_ROOT ?= $(CURDIR)/demo-root
 FUZZTIME  ?= 30s
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+# staticcheck 2025.1.1 is module version v0.6.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 .DEFAULT_GOAL := help
 .PHONY: help build deps test test-unit test-corpus demo bench lint package e2e-vm fuzz soak clean
@@ -22,14 +23,17 @@ build: ## build the static binary bin/tend
 deps: ## install what the tests need (Debian, as root; does nothing when all is there)
 	test/install-deps.sh
 
-test: deps build test-unit test-corpus ## every test: unit tests, then the differential corpus against ansible-playbook
+test: deps build ## every test: unit tests, then the differential corpus against ansible-playbook
+	@rc=0; $(MAKE) --no-print-directory test-unit || rc=1; \
+		$(MAKE) --no-print-directory test-corpus || rc=1; exit $$rc
 
 test-unit: ## go test for every package except the corpus
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/test$$')
 
 test-corpus: build ## the differential corpus: test/corpus through ansible-playbook and tend
-	TEND_BIN=$(CURDIR)/$(BIN) TEND_DIFF_SUMMARY=$(CURDIR)/test/corpus-summary.txt \
-		$(GO) test -count=1 -timeout 60m ./test/...
+	@rm -f test/corpus-summary.txt; rc=0; TEND_BIN=$(CURDIR)/$(BIN) TEND_DIFF_SUMMARY=$(CURDIR)/test/corpus-summary.txt \
+		$(GO) test -count=1 -timeout 60m ./test/... || rc=$$?; \
+		cat test/corpus-summary.txt 2>/dev/null || true; exit $$rc
 
 demo: build ## run tend on the example repo (playbooks/, inventory/), writing only under $(DEMO_ROOT)
 	mkdir -p $(DEMO_ROOT)

@@ -102,6 +102,18 @@ func (e Entry) String() string {
 	}
 }
 
+// brief is the entry without its content.
+func (e Entry) brief() string {
+	switch e.Type {
+	case "file":
+		return fmt.Sprintf("file %04o links=%d", e.Mode, e.Links)
+	case "symlink":
+		return "symlink -> " + e.Content
+	default:
+		return fmt.Sprintf("%s %04o", e.Type, e.Mode)
+	}
+}
+
 // backupSuffix is what Ansible's backup=yes appends to a file name:
 // .PID.YYYY-MM-DD@HH:MM:SS~
 var backupSuffix = regexp.MustCompile(`\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~$`)
@@ -187,7 +199,15 @@ func DiffTrees(a, b map[string]Entry, nameA, nameB string) []string {
 		case !okB:
 			out = append(out, fmt.Sprintf("%s: only in %s: %s", p, nameA, ea))
 		case ea != eb:
-			out = append(out, fmt.Sprintf("%s:\n    %-7s %s\n    %-7s %s%s", p, nameA, ea, nameB, eb, firstLineDiff(ea, eb)))
+			// First line: a one-line summary; then both entries in full.
+			head := fmt.Sprintf("%s: %s %s, %s %s", p, nameA, ea.brief(), nameB, eb.brief())
+			if d := firstLineDiff(ea, eb); d != "" {
+				head = p + ": " + d
+				if ea.Mode != eb.Mode {
+					head += fmt.Sprintf(" (and mode %04o vs %04o)", ea.Mode, eb.Mode)
+				}
+			}
+			out = append(out, fmt.Sprintf("%s\n    %-7s %s\n    %-7s %s", head, nameA, ea, nameB, eb))
 		}
 	}
 	return out
@@ -208,7 +228,7 @@ func firstLineDiff(a, b Entry) string {
 			y = lb[i]
 		}
 		if x != y || i >= len(la) || i >= len(lb) {
-			return fmt.Sprintf("\n    first difference at line %d: %q vs %q", i+1, x, y)
+			return fmt.Sprintf("content differs at line %d: %q vs %q", i+1, shorten(x, 60), shorten(y, 60))
 		}
 	}
 	return ""

@@ -52,7 +52,7 @@ func TestDiffTreesReportsModeAndContent(t *testing.T) {
 	if len(d) != 2 {
 		t.Fatalf("got %d differences, want 2:\n%s", len(d), strings.Join(d, "\n"))
 	}
-	if !strings.Contains(d[0], "0644") || !strings.Contains(d[0], "0600") || !strings.Contains(d[0], "line 2") {
+	if !strings.Contains(d[0], "0644") || !strings.Contains(d[0], "0600") || !strings.Contains(d[0], "at line 2") {
 		t.Errorf("file difference does not show modes and the first differing line:\n%s", d[0])
 	}
 	if !strings.Contains(d[1], "only in ansible") {

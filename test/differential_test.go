@@ -144,10 +144,11 @@ func TestDifferential(t *testing.T) {
 		t.Errorf("corpus has %d playbooks, want at least 40", len(books))
 	}
 
-	var ref Tool = &Ansible{CallbackDir: callbacks}
+	config := filepath.Join(corpus, "ansible.cfg")
+	var ref Tool = &Ansible{CallbackDir: callbacks, Config: config}
 	var cand Tool
 	if os.Getenv("TEND_DIFF_REFERENCE_ONLY") != "" {
-		cand = namedTool{Tool: &Ansible{CallbackDir: callbacks}, name: "ansible#2"}
+		cand = namedTool{Tool: &Ansible{CallbackDir: callbacks, Config: config}, name: "ansible#2"}
 	} else {
 		cand = &Tend{Bin: tendBinary(t)}
 	}
@@ -187,7 +188,8 @@ func printSummary(t *testing.T, books []string, sum *summary) {
 		fmt.Fprintf(&b, "%-34s %s\n", name, row)
 	}
 	fmt.Fprintf(&b, "%d/%d playbooks pass\n", pass, len(books))
-	t.Logf("differential corpus summary:\n%s", b.String())
+	// Printed, not logged, so that it shows without -v too.
+	fmt.Printf("differential corpus summary (%s vs tend):\n%s", "ansible-playbook", b.String())
 	if f := os.Getenv("TEND_DIFF_SUMMARY"); f != "" {
 		if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
 			t.Errorf("write summary: %v", err)

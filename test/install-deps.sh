@@ -6,7 +6,7 @@
 # it skip.
 set -euo pipefail
 
-want=(ansible-core openssh-server openssh-client git prometheus lintian rpm cloud-init gnupg python3 time ca-certificates)
+want=(ansible-core ansible openssh-server openssh-client git prometheus lintian rpm rpmlint python3-magic shellcheck systemd cloud-init gnupg python3 time ca-certificates sudo apt-utils dpkg-dev cron)
 
 missing=()
 for p in "${want[@]}"; do

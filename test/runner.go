@@ -52,6 +52,7 @@ type Ansible struct {
 	Bin         string // default "ansible-playbook"
 	CallbackDir string // directory holding tend_json.py
 	Connection  string // -c value; default "local"
+	Config      string // ANSIBLE_CONFIG; default: an empty config, so no machine config applies
 }
 
 // Name implements Tool.
@@ -73,7 +74,12 @@ func (a *Ansible) Run(ctx context.Context, inv Invocation) (*Outcome, error) {
 	}
 	args = append(args, inv.Args...)
 	args = append(args, inv.Playbook)
+	config := a.Config
+	if config == "" {
+		config = os.DevNull
+	}
 	env := append([]string{
+		"ANSIBLE_CONFIG=" + config,
 		"ANSIBLE_NOCOLOR=1",
 		"ANSIBLE_FORCE_COLOR=0",
 		"ANSIBLE_STDOUT_CALLBACK=tend_json",

@@ -27,6 +27,9 @@ func cmdValidate(args []string) error {
 	for _, p := range res.Problems {
 		fmt.Fprintln(os.Stderr, p)
 	}
+	for _, n := range res.NeedsAnsible {
+		fmt.Println(n)
+	}
 	fmt.Printf("%d playbooks, %d inventories checked: %d problems\n", res.Playbooks, res.Inventories, len(res.Problems))
 	if len(res.Problems) > 0 {
 		return &exitError{code: 1}

@@ -14,16 +14,21 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tend-project/tend/internal/apply"
 	"github.com/tend-project/tend/internal/audit"
+	"github.com/tend-project/tend/internal/backup"
 	"github.com/tend-project/tend/internal/config"
+	"github.com/tend-project/tend/internal/engine"
+	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/lock"
 	"github.com/tend-project/tend/internal/metrics"
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/playbook"
 	"github.com/tend-project/tend/internal/report"
 	"github.com/tend-project/tend/internal/source"
 	"github.com/tend-project/tend/internal/state"
@@ -47,8 +52,10 @@ type Agent struct {
 
 	syncNow   chan struct{}
 	lastDrift time.Time
+	consumed  []string // approvals used in this cycle
 	failures  int
 	alive     time.Time
+	fast      fastDrift // index of managed files and the drift watcher (watch.go)
 }
 
 // New loads the config (an error names the bad key) and prepares state_dir.
@@ -120,10 +127,13 @@ func (a *Agent) TriggerSync() {
 }
 
 // Run is the daemon: a cycle at start, then one per interval with splay,
-// on webhooks, and when the drift interval passes. It returns when ctx ends,
-// after the current task finished and state was saved.
+// on webhooks, and when the drift interval passes. With drift.watch, file
+// events on managed files run the fast drift check (watch.go) between
+// cycles. It returns when ctx ends, after the current task finished and
+// state was saved.
 func (a *Agent) Run(ctx context.Context) error {
 	a.Metrics.SetPaused(false)
+	defer a.stopWatch()
 	for {
 		err := a.Cycle(ctx)
 		a.alive = time.Now()
@@ -150,19 +160,34 @@ func (a *Agent) Run(ctx context.Context) error {
 				wait = max(next, 0)
 			}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-a.syncNow:
-			t.Stop()
-		case <-t.C:
+		a.syncWatch(ctx, cfg)
+		deadline := time.Now().Add(wait)
+	waiting:
+		for {
+			t := time.NewTimer(time.Until(deadline))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-a.syncNow:
+				t.Stop()
+				break waiting
+			case <-t.C:
+				break waiting
+			case <-a.fast.signal():
+				t.Stop()
+				a.fastCheck(ctx)
+			case <-a.fullHashTimer(cfg):
+				t.Stop()
+				a.fastCheck(ctx)
+			}
 		}
 	}
 }
 
 // Cycle is one full pass: sync, then apply or check. It holds the run lock.
+// Guardrails decide whether a new revision is applied now (see gate); a
+// paused host, or one outside its windows, is still checked for drift.
 func (a *Agent) Cycle(ctx context.Context) error {
 	cfg := a.Config()
 	lk, err := lock.Acquire(cfg.StateDir, 5*time.Minute)
@@ -179,17 +204,26 @@ func (a *Agent) Cycle(ctx context.Context) error {
 		}
 		a.log.Error("state.json was corrupt; starting fresh", "err", err)
 	}
+	now := time.Now()
+	windowOpen := config.WindowOpen(cfg.Guardrails.Windows, now)
 	a.Metrics.SetPaused(st.Pause.Paused)
-	a.Metrics.SetWindowOpen(config.WindowOpen(cfg.Guardrails.Windows, time.Now()))
+	a.Metrics.SetWindowOpen(windowOpen)
 	if st.AppliedRevision != "" {
 		a.Metrics.SetAppliedRevision(st.AppliedRevision)
 	}
+	a.consumed = nil
 
+	prevTip := st.Sync.Revision
 	rev, syncErr := a.sync(ctx, cfg, st)
 	if syncErr != nil && !a.haveCheckout(cfg) {
-		_ = state.Save(cfg.StateDir, st)
+		a.saveState(cfg, st)
 		a.writeTextfile(cfg)
 		return syncErr
+	}
+	if st.PinnedRevision != "" && syncErr == nil && rev.Hash != "" && prevTip != "" && rev.Hash != prevTip && rev.Hash != st.PinnedRevision {
+		a.auditWrite(audit.Entry{Kind: audit.KindRollback, Revision: rev.Hash, Result: "unpinned",
+			Msg: fmt.Sprintf("a newer commit arrived; the pin to %s is lifted", short(st.PinnedRevision))})
+		st.PinnedRevision = ""
 	}
 	target := st.AppliedRevision
 	if rev.Hash != "" && syncErr == nil {
@@ -198,26 +232,76 @@ func (a *Agent) Cycle(ctx context.Context) error {
 	if st.PinnedRevision != "" {
 		target = st.PinnedRevision
 	}
+	driftDue := a.lastDrift.IsZero() || cfg.Drift.Interval > 0 && time.Since(a.lastDrift) >= cfg.Drift.Interval
 
 	var runErr error
 	switch {
 	case target == "":
 		runErr = syncErr
 	case st.Pause.Paused:
-		runErr = a.drift(ctx, cfg, st, target, false)
+		// report drift of what is applied; change nothing
+		runErr = a.checkApplied(ctx, cfg, st, target)
 	case target != st.AppliedRevision || st.Run.Error != "" && st.Run.Revision == target && st.Run.Mode == "apply" && st.Run.Failed == 0:
-		runErr = a.apply(ctx, cfg, st, target, "intentional")
-	case cfg.Drift.Interval > 0 && time.Since(a.lastDrift) >= cfg.Drift.Interval, a.lastDrift.IsZero():
-		runErr = a.drift(ctx, cfg, st, target, cfg.Drift.Remediate)
+		why, err := a.gate(ctx, cfg, st, target, now)
+		switch {
+		case err != nil:
+			runErr = err
+		case why != "":
+			if st.AppliedRevision != "" && driftDue {
+				runErr = a.checkApplied(ctx, cfg, st, st.AppliedRevision)
+			}
+		default:
+			runErr = a.apply(ctx, cfg, st, target, "intentional")
+		}
+	case driftDue:
+		runErr = a.drift(ctx, cfg, st, target, cfg.Drift.Remediate && windowOpen)
 	}
-	if err := state.Save(cfg.StateDir, st); err != nil {
-		return fmt.Errorf("save state: %w", err)
+	if err := a.saveState(cfg, st); err != nil {
+		return err
 	}
 	a.writeTextfile(cfg)
 	if syncErr != nil {
 		return syncErr
 	}
 	return runErr
+}
+
+// checkApplied checks the applied revision for drift without changing anything.
+func (a *Agent) checkApplied(ctx context.Context, cfg *config.Config, st *state.State, rev string) error {
+	if st.AppliedRevision == "" {
+		return nil
+	}
+	if err := a.repoNow().Checkout(ctx, st.AppliedRevision); err != nil {
+		return fmt.Errorf("checkout %s: %w", short(st.AppliedRevision), err)
+	}
+	return a.drift(ctx, cfg, st, st.AppliedRevision, false)
+}
+
+// saveState writes st, keeping what operators changed meanwhile (pause,
+// approvals) through `tend pause` and `tend approve`.
+func (a *Agent) saveState(cfg *config.Config, st *state.State) error {
+	err := state.Update(cfg.StateDir, func(disk *state.State) error {
+		pause, approved := disk.Pause, disk.Approved
+		pending := st.Pending
+		if pending != nil && slices.Contains(approved, pending.Revision) {
+			pending = nil
+		}
+		*disk = *st
+		disk.Pause = pause
+		disk.Pending = pending
+		disk.Approved = slices.DeleteFunc(slices.Clone(approved), func(r string) bool { return slices.Contains(a.consumed, r) })
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+func (a *Agent) repoNow() *source.Repo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.repo
 }
 
 func (a *Agent) haveCheckout(cfg *config.Config) bool {
@@ -253,6 +337,9 @@ func (a *Agent) sync(ctx context.Context, cfg *config.Config, st *state.State) (
 			st.Blocked = fmt.Sprintf("commit %s failed verification: %s", short(ve.Commit), ve.Reason)
 			a.auditWrite(audit.Entry{Kind: audit.KindVerifyFailure, Revision: ve.Commit, Result: "refused", Msg: ve.Reason})
 		case errors.As(err, &nf):
+			if st.Blocked != err.Error() {
+				a.Metrics.GuardrailBlock(metrics.BlockForcePush)
+			}
 			st.Blocked = err.Error()
 			a.auditWrite(audit.Entry{Kind: audit.KindSync, Revision: nf.Tip, Result: "refused", Msg: err.Error()})
 		default:
@@ -293,7 +380,7 @@ func (a *Agent) runRequest(cfg *config.Config, check bool) (apply.Request, error
 		hostName, _ = os.Hostname()
 	}
 	req := apply.Request{Playbooks: []string{pb}, Check: check, Connection: "local", Root: a.Root,
-		Sink: report.Multi{}, Log: a.log}
+		Sink: report.Multi{}, Log: a.log, Backend: cfg.Backend}
 	if cfg.Inventory != "" {
 		req.Inventories = []string{filepath.Join(dir, cfg.Inventory)}
 		req.Limit = hostName
@@ -303,6 +390,7 @@ func (a *Agent) runRequest(cfg *config.Config, check bool) (apply.Request, error
 	if cfg.VaultPasswordFile != "" {
 		req.VaultPasswordFile = cfg.VaultPasswordFile
 	}
+	req.Confine = dir
 	return req, nil
 }
 
@@ -327,20 +415,35 @@ func resolvePlaybook(dir, configured string) (string, error) {
 	return "", fmt.Errorf("no playbook: set playbook in the config, or add %s.yml, %s.yml or local.yml to the repo", hn, short)
 }
 
-// apply runs the playbook for real at rev.
+// apply runs the playbook for real at rev. Every file a module changes is
+// saved in the backup store first; the run's manifest gives the audit's
+// before/after checksums and what `tend rollback` restores.
 func (a *Agent) apply(ctx context.Context, cfg *config.Config, st *state.State, rev, reason string) error {
-	a.mu.Lock()
-	repo := a.repo
-	a.mu.Unlock()
+	repo := a.repoNow()
 	if err := repo.Checkout(ctx, rev); err != nil {
 		return fmt.Errorf("checkout %s: %w", short(rev), err)
 	}
 	req, err := a.runRequest(cfg, false)
 	if err == nil {
 		// validate before anything changes
-		_, err = apply.Load(req.Playbooks)
+		var pbs []*playbook.Playbook
+		if pbs, err = apply.Preflight(ctx, req); err == nil {
+			for _, pb := range pbs {
+				if err = engine.CheckConfined(pb, req.Confine); err != nil {
+					break
+				}
+			}
+		}
 	}
 	desc, _ := repo.Describe(rev)
+	if err == nil && cfg.Source.Verify.Mode != "" && cfg.Source.Verify.Mode != config.VerifyNone {
+		// verify again what is about to run (also a pinned or retried
+		// revision), and learn its signer for the audit
+		var vs []source.Revision
+		if vs, err = repo.Verify(ctx, "", rev); err == nil && len(vs) > 0 {
+			desc = vs[len(vs)-1]
+		}
+	}
 	if err != nil {
 		st.Blocked = fmt.Sprintf("revision %s refused: %v", short(rev), err)
 		st.Run = state.Run{Time: time.Now(), Revision: rev, Mode: "apply", Error: err.Error()}
@@ -348,9 +451,27 @@ func (a *Agent) apply(ctx context.Context, cfg *config.Config, st *state.State, 
 		a.auditWrite(audit.Entry{Kind: audit.KindRun, Revision: rev, Author: desc.Author, Committer: desc.Committer, Result: "refused", Msg: err.Error()})
 		return err
 	}
+	store, err := backups(cfg)
+	if err != nil {
+		return err
+	}
+	brun := store.Begin(rev)
+	var bhost host.Host
+	var bmu sync.Mutex
+	req.Backup = func(ctx context.Context, h host.Host, path string) error {
+		bmu.Lock()
+		bhost = h
+		bmu.Unlock()
+		return brun.Save(ctx, h, path)
+	}
 	start := time.Now()
 	rep, runErr := apply.Run(ctx, req)
 	d := time.Since(start)
+	a.indexRun(cfg, rep) // drift index of the managed files (watch.go)
+	manifest, berr := brun.Finish(ctx, bhost)
+	if berr != nil {
+		a.log.Warn("backup store", "err", berr)
+	}
 	run := summarize(rep, rev, "apply", start, d)
 	ok := runErr == nil && run.Failed == 0 && (rep == nil || rep.Totals().Unreachable == 0)
 	if runErr != nil {
@@ -360,9 +481,13 @@ func (a *Agent) apply(ctx context.Context, cfg *config.Config, st *state.State, 
 	}
 	st.Run = run
 	st.AppliedRevision = rev
+	if st.IsApproved(rev) || st.Pending != nil && st.Pending.Revision == rev {
+		consumeApproval(st, rev)
+		a.consumed = append(a.consumed, rev)
+	}
 	if ok {
 		st.MarkGood(rev)
-		if st.Blocked != "" && strings.HasPrefix(st.Blocked, "revision ") {
+		if strings.HasPrefix(st.Blocked, "revision ") || strings.HasPrefix(st.Blocked, guardPrefix) {
 			st.Blocked = ""
 		}
 		st.Drift = state.Drift{Time: time.Now()}
@@ -375,11 +500,33 @@ func (a *Agent) apply(ctx context.Context, cfg *config.Config, st *state.State, 
 	if run.Changed > 0 {
 		a.Metrics.AddChanges(reason, run.Changed)
 	}
-	a.auditRun(rep, rev, desc, ok, run)
+	a.auditRun(rep, rev, desc, ok, run, manifest)
 	if !ok {
-		return fmt.Errorf("run of %s failed: %s", short(rev), run.Error)
+		err := fmt.Errorf("run of %s failed: %s", short(rev), run.Error)
+		if cfg.Guardrails.RollbackOnFailure && reason == "intentional" && st.LastGoodRevision != "" && st.LastGoodRevision != rev {
+			if rbErr := a.rollbackAfterFailure(ctx, cfg, st, store, &manifest); rbErr != nil {
+				return errors.Join(err, rbErr)
+			}
+		}
+		return err
 	}
 	return nil
+}
+
+// rollbackAfterFailure (guardrails.rollback_on_failure) restores what the
+// failed run changed, pins the host to the last good revision and applies it.
+func (a *Agent) rollbackAfterFailure(ctx context.Context, cfg *config.Config, st *state.State, store *backup.Store, m *backup.Manifest) error {
+	good := st.LastGoodRevision
+	if len(m.Entries) > 0 {
+		if _, err := store.Restore(ctx, a.localHost(), m); err != nil {
+			a.auditWrite(audit.Entry{Kind: audit.KindRollback, Revision: good, Result: "failure", Msg: err.Error()})
+			return fmt.Errorf("rollback_on_failure: %w", err)
+		}
+	}
+	st.PinnedRevision = good
+	a.auditWrite(audit.Entry{Kind: audit.KindRollback, Revision: good, Result: "success",
+		Msg: fmt.Sprintf("rollback_on_failure: restored %d file(s) changed by %s and pinned to %s", len(m.Entries), short(m.Revision), short(good))})
+	return a.apply(ctx, cfg, st, good, "corrective")
 }
 
 // drift checks the applied revision in check mode; with remediate it then
@@ -398,6 +545,7 @@ func (a *Agent) drift(ctx context.Context, cfg *config.Config, st *state.State, 
 		return runErr
 	}
 	res := DriftOf(rep)
+	a.indexRun(cfg, rep) // drift index: re-baseline what did not drift (watch.go)
 	counts := map[string]int{}
 	for _, r := range res {
 		counts[r.Kind]++
@@ -416,6 +564,10 @@ func (a *Agent) drift(ctx context.Context, cfg *config.Config, st *state.State, 
 		}
 	}
 	a.Metrics.SetDrift(counts, st.Drift.Since, now)
+	if max := cfg.Guardrails.MaxChanges; len(res) > 0 && remediate && max > 0 && len(res) > max && !st.IsApproved(rev) {
+		a.requestApproval(st, rev, len(res), max)
+		remediate = false
+	}
 	if len(res) > 0 && remediate && !st.Pause.Paused {
 		if err := a.apply(ctx, cfg, st, rev, "corrective"); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/tend-project/tend/internal/audit"
+	"github.com/tend-project/tend/internal/backup"
 	"github.com/tend-project/tend/internal/module"
 	"github.com/tend-project/tend/internal/report"
 	"github.com/tend-project/tend/internal/source"
@@ -57,7 +58,12 @@ func DriftOf(rep *report.Report) []module.Resource {
 }
 
 // auditRun writes one line for the run and one per changed or failed task.
-func (a *Agent) auditRun(rep *report.Report, rev string, desc source.Revision, ok bool, run state.Run) {
+// Files saved in the run's backup manifest carry their sha256 before and after.
+func (a *Agent) auditRun(rep *report.Report, rev string, desc source.Revision, ok bool, run state.Run, m backup.Manifest) {
+	files := map[string]backup.Entry{}
+	for _, e := range m.Entries {
+		files[e.Path] = e
+	}
 	result := "success"
 	if !ok {
 		result = "failure"
@@ -83,8 +89,12 @@ func (a *Agent) auditRun(rep *report.Report, rev string, desc source.Revision, o
 			for _, r := range res {
 				e := audit.Entry{Kind: audit.KindChange, Revision: rev, Author: desc.Author, Committer: desc.Committer,
 					Signer: desc.Signer, Task: t.Task, Resource: r.Kind + ":" + r.ID, Result: t.Status, Msg: msg}
+				if be, ok := files[r.ID]; ok && r.Kind == "file" {
+					e.Before, e.After = be.SHA256, be.After
+				}
 				if t.NoLog {
 					e.Resource = r.Kind + ":(no_log)"
+					e.Before, e.After = "", ""
 				}
 				a.auditWrite(e)
 			}

@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tend-project/tend/internal/engine"
 	"github.com/tend-project/tend/internal/facts"
+	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/inventory"
 	"github.com/tend-project/tend/internal/playbook"
 	"github.com/tend-project/tend/internal/report"
@@ -48,6 +50,21 @@ type Request struct {
 	Connect engine.Connector
 	// Backend is native, ansible or auto ("" = native): see backend.go.
 	Backend string
+	// Backup saves a file before a module changes it (agent mode).
+	Backup func(ctx context.Context, h host.Host, path string) error
+	// Confine refuses files read from outside this directory (agent mode:
+	// the repo checkout).
+	Confine string
+
+	// Push mode over SSH (connect.go). AcceptHostKey records an unknown
+	// host key on first use (--accept-host-key); a changed key is always
+	// refused. SSHCommonArgs and SSHExtraArgs are ssh(1) options as in
+	// ansible-playbook's --ssh-common-args/--ssh-extra-args (inventory vars
+	// ansible_ssh_common_args/_extra_args win over them). Timeout bounds
+	// connecting to a host (-T/--timeout; 0 = 10 s; ansible_timeout wins).
+	AcceptHostKey               bool
+	SSHCommonArgs, SSHExtraArgs string
+	Timeout                     time.Duration
 }
 
 // ErrNoPlaybook is a missing playbook file (exit code 1).
@@ -88,7 +105,11 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv, err := LoadInventory(req.Inventories)
+	dec, err := decrypter(req)
+	if err != nil {
+		return nil, err
+	}
+	inv, secrets, err := loadInventory(req.Inventories, dec)
 	if err != nil {
 		return nil, fmt.Errorf("%w:\n%v", engine.ErrParse, err)
 	}
@@ -101,13 +122,11 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log,
 		RolesPath: rolesPath(),
 		Facts:     facts.Gather,
+		Decrypt:   dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,
 	}
 	opts.Connect = req.Connect
 	if opts.Connect == nil {
 		opts.Connect = Connector(req)
-	}
-	if opts.Decrypt, err = decrypter(req); err != nil {
-		return nil, err
 	}
 	var total *report.Report
 	for _, pb := range pbs {

@@ -255,6 +255,9 @@ func (r *Runner) findFile(pl *play, sc *scope, t *playbook.Task, kind, rel strin
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("Could not find or access '%s'\nSearched in:\n\t%s", rel, strings.Join(r.searchDirs(pl, sc, t, kind), "\n\t"))
 	}
+	if err := r.confine(p); err != nil {
+		return "", err
+	}
 	return p, nil
 }
 

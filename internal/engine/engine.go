@@ -52,6 +52,15 @@ type Options struct {
 	Decrypt func(data []byte) ([]byte, error)
 	// StartAtTask etc. could follow; RolesPath adds role search dirs.
 	RolesPath []string
+	// Backup saves a file's content before a module changes it (the agent's
+	// backup store); nil = no backups.
+	Backup func(ctx context.Context, h host.Host, path string) error
+	// Confine, when set, refuses a src, include or vars file that resolves
+	// (symlinks too) outside this directory — the agent's repo checkout.
+	Confine string
+	// Secrets are values to mask in every result (decrypted vault files
+	// read before the run, such as inventory files).
+	Secrets []string
 }
 
 // ErrParse wraps playbook parse/validation errors (exit code 4).
@@ -65,7 +74,7 @@ type Runner struct {
 	hosts   map[string]*hostState
 	mu      sync.Mutex
 	loader  *playbook.Loader
-	secrets []string
+	secrets secretSet // decrypted values, masked in every result
 }
 
 // New returns a runner.
@@ -85,6 +94,9 @@ func New(opts Options) *Runner {
 	r := &Runner{opts: opts, tmpl: template.New(template.Options{}), hosts: map[string]*hostState{}}
 	r.loader = playbook.NewLoader(IsAction)
 	r.loader.RolesPath = opts.RolesPath
+	for _, s := range opts.Secrets {
+		r.secrets.add(s)
+	}
 	return r
 }
 
@@ -387,6 +399,10 @@ func (r *Runner) loadVarsFiles(ctx context.Context, pl *play, sc *scope) error {
 
 // readVarsFile reads a YAML/JSON vars file, decrypting vault content.
 func (r *Runner) readVarsFile(path string) (map[string]any, error) {
+	if err := r.confine(path); err != nil {
+		return nil, err
+	}
+	var v any
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -399,8 +415,9 @@ func (r *Runner) readVarsFile(path string) (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decrypt %s: %w", path, err)
 		}
+		defer func() { r.secrets.addLeaves(v) }()
 	}
-	v, err := playbook.DecodeBytes(data, path)
+	v, err = playbook.DecodeBytes(data, path)
 	if err != nil {
 		return nil, err
 	}
@@ -473,6 +490,7 @@ func (r *Runner) record(pl *play, res report.TaskResult) {
 	if res.Status == "" {
 		return
 	}
+	res = r.redact(res)
 	hs := r.hosts[res.Host]
 	pl.rep.Tasks = append(pl.rep.Tasks, res)
 	r.opts.Sink.TaskResult(res)

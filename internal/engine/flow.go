@@ -297,6 +297,10 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 					r.loader.Errs = r.loader.Errs[:nerr]
 					break
 				}
+				if err := r.confine(ref.Role.Path); err != nil {
+					r.includeFail(pl, t, hs, err.Error())
+					break
+				}
 				job.role = ref
 			} else {
 				file, _ := args["file"].(string)
@@ -308,6 +312,10 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 					role = t.Role
 				}
 				job.path = playbook.ResolveTaskFile(t.Dir, role, file)
+				if err := r.confine(job.path); err != nil {
+					r.includeFail(pl, t, hs, err.Error())
+					break
+				}
 				for k, v := range args {
 					if k != "file" && k != "_raw_params" && k != "apply" {
 						job.vars[k] = v

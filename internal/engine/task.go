@@ -666,6 +666,9 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 		Vars:      vars,
 		Log:       r.opts.Log.With("host", hs.name, "task", t.Name),
 	}
+	if r.opts.Backup != nil {
+		mt.Backup = func(ctx context.Context, p string) error { return r.opts.Backup(ctx, hs.h, p) }
+	}
 	if info.Name == "template" {
 		mt.Render = func(text string) (string, error) { return r.renderTemplateText(pl, sc, t, text, vars) }
 	}
@@ -745,6 +748,10 @@ func (r *Runner) delegate(ctx context.Context, t *playbook.Task, sc *scope, vars
 func (r *Runner) renderArgs(args map[string]any, vars template.Vars) (map[string]any, error) {
 	out := make(map[string]any, len(args))
 	for k, v := range args {
+		v, err := r.unvaultValue(v) // inline !vault arguments
+		if err != nil {
+			return nil, err
+		}
 		rv, err := r.tmpl.RenderData(v, vars)
 		if err != nil {
 			return nil, err

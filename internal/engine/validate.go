@@ -101,8 +101,8 @@ func validateTask(t *playbook.Task) error {
 		if s, isStr := v.(string); isStr && strings.Contains(s, "{{") {
 			continue
 		}
-		if containsTemplate(v) {
-			continue
+		if containsTemplate(v) || hasVault(v) {
+			continue // decrypted and checked when the task runs
 		}
 		p := spec[name]
 		cv, err := module.Convert(v, p.Type, p.Elements)

@@ -96,6 +96,7 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 	v["ansible_version"] = ansibleVersion
 	v["ansible_run_tags"] = tagList(r.opts.Tags, "all")
 	v["ansible_skip_tags"] = tagList(r.opts.SkipTags, "")
+	r.unvault(v)
 	v["omit"] = template.Omit
 	v["hostvars"] = hostvarsView{r: r}
 	if _, ok := v["ansible_managed"]; !ok {

@@ -75,6 +75,11 @@ type Command struct {
 	Stdin      []byte
 	// Become runs the command as another user (sudo); empty means as is.
 	BecomeUser string
+	// ReadOnly declares that the command only reads the host (dpkg-query,
+	// systemctl is-active, getent, crontab -l, sysctl -n): a ReadOnly host
+	// lets such commands through, so check mode and drift checks can query
+	// state that is not in a file. The module that sets it vouches for it.
+	ReadOnly bool
 }
 
 // CommandResult is what a finished command returned.

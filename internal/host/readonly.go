@@ -12,6 +12,7 @@ type readOnly struct{ h Host }
 
 // ReadOnly wraps h so that every mutating call — including Run, since a
 // command may change anything — fails with an error wrapping ErrReadOnly.
+// Only a Command marked ReadOnly (a query that changes nothing) is run.
 // The engine hands it to modules in check mode and drift checks.
 func ReadOnly(h Host) Host { return readOnly{h} }
 
@@ -57,6 +58,9 @@ func (r readOnly) Chtimes(ctx context.Context, path string, atime, mtime time.Ti
 	return refuse("chtimes", path)
 }
 func (r readOnly) Run(ctx context.Context, cmd Command) (CommandResult, error) {
+	if cmd.ReadOnly {
+		return r.h.Run(ctx, cmd)
+	}
 	name := cmd.Shell
 	if len(cmd.Argv) > 0 {
 		name = cmd.Argv[0]

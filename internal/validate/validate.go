@@ -1,16 +1,19 @@
 // Package validate checks a whole host-state repo without running anything:
 // every playbook parses, every action is a known module with accepted
 // arguments, every role exists, every inventory loads and every template
-// parses. It reports all problems at once.
+// parses. It reports all problems at once, and lists the plays that need
+// real Ansible (backend auto) because they use modules tend lacks.
 package validate
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/tend-project/tend/internal/ansible"
 	"github.com/tend-project/tend/internal/engine"
 	"github.com/tend-project/tend/internal/inventory"
 	"github.com/tend-project/tend/internal/playbook"
@@ -24,6 +27,10 @@ type Result struct {
 	Playbooks   int
 	Inventories int
 	Problems    []string
+	// NeedsAnsible says, per task, which plays need real Ansible and why:
+	// an action tend does not implement (or a misspelled task keyword,
+	// which parses the same way; Ansible reports it when it runs).
+	NeedsAnsible []string
 }
 
 // Dir validates the repo rooted at dir.
@@ -54,7 +61,18 @@ func Dir(dir string) (*Result, error) {
 		res.Playbooks++
 		l := playbook.NewLoader(engine.IsAction)
 		pb := l.LoadPlaybook(f)
+		// actions tend lacks are not problems: backend auto runs those
+		// plays through Ansible
+		needs, _ := ansible.Scan([]string{f}, nil, engine.IsAction)
+		notNative := map[string]bool{}
+		for _, n := range needs {
+			notNative[n.Action] = true
+			res.NeedsAnsible = append(res.NeedsAnsible, fmt.Sprintf("%s: play %q needs Ansible: %s", n.Playbook, n.Play, n.Reason()))
+		}
 		for _, e := range l.Errs {
+			if a, ok := unresolved(e.Msg); ok && notNative[a] {
+				continue
+			}
 			res.Problems = append(res.Problems, e.Error())
 		}
 		for _, e := range engine.Validate(pb) {
@@ -72,7 +90,25 @@ func Dir(dir string) (*Result, error) {
 		}
 	}
 	res.Problems = dedupe(res.Problems)
+	res.NeedsAnsible = dedupe(res.NeedsAnsible)
 	return res, nil
+}
+
+// unresolved returns the action of the loader's "couldn't resolve
+// module/action" error, when the task had no other candidate key (with two,
+// it is a misspelled keyword and stays a problem).
+func unresolved(msg string) (string, bool) {
+	const marker = "couldn't resolve module/action '"
+	i := strings.Index(msg, marker)
+	if i < 0 || strings.Contains(msg, "misspelled") {
+		return "", false
+	}
+	rest := msg[i+len(marker):]
+	j := strings.IndexByte(rest, '\'')
+	if j < 0 {
+		return "", false
+	}
+	return rest[:j], true
 }
 
 // looksLikePlaybook: a YAML list whose items are plays or imports.
@@ -89,13 +125,16 @@ func looksLikePlaybook(path string) bool {
 	if !ok || len(l) == 0 {
 		return false
 	}
-	m, ok := l[0].(map[string]any)
-	if !ok {
+	var has func(string) bool
+	switch m := l[0].(type) {
+	case map[string]any:
+		has = func(k string) bool { _, ok := m[k]; return ok }
+	case *template.Map: // nested mappings keep their YAML order
+		has = func(k string) bool { _, ok := m.Get(k); return ok }
+	default:
 		return false
 	}
-	_, hosts := m["hosts"]
-	_, imp := m["import_playbook"]
-	return hosts || imp
+	return has("hosts") || has("import_playbook") || has("ansible.builtin.import_playbook")
 }
 
 // checkTemplates parses every role template and every templated string.

@@ -5,6 +5,12 @@
 # compare the document with `tend playbook -o json`.
 #
 # Use: ANSIBLE_CALLBACK_PLUGINS=<this dir> ANSIBLE_STDOUT_CALLBACK=tend_json
+#
+# tend's ansible backend (internal/ansible) embeds this file. It sets
+# TEND_JSON_EVENTS_FD to a pipe's descriptor: the callback then writes one
+# JSON object per line to it as the run goes (play_start, task_start, result,
+# stats) instead of printing the document at the end, so tend can stream
+# the results to its own text and JSON printers.
 # Written against the CallbackBase v2 API of ansible-core 2.14 (Debian 12).
 
 from __future__ import (absolute_import, division, print_function)
@@ -21,6 +27,7 @@ DOCUMENTATION = '''
 
 import datetime
 import json
+import os
 import sys
 
 from ansible import context
@@ -36,6 +43,50 @@ def _iso(t):
     return t.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
+CENSORED = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
+
+# Task arguments that name the managed thing (for drift resources). Only
+# literal strings are sent: an argument that is still a template is not.
+RESOURCE_ARGS = ('path', 'dest', 'name', 'pkg', 'unit', 'service', 'src')
+
+
+def _jsonable(v):
+    return json.loads(json.dumps(v, default=str))
+
+
+def _diff_text(v):
+    if v is None:
+        return ''
+    if isinstance(v, (dict, list)):
+        # as Ansible's default callback shows structured before/after
+        return json.dumps(v, sort_keys=True, indent=4, separators=(',', ': ')) + '\n'
+    return v if isinstance(v, str) else str(v)
+
+
+def _diffs(res):
+    d = res.get('diff')
+    if not d:
+        return []
+    if isinstance(d, dict):
+        d = [d]
+    out = []
+    for x in d:
+        if not isinstance(x, dict):
+            continue
+        e = {}
+        if 'prepared' in x:
+            e = {'before': '', 'after': _diff_text(x['prepared']), 'after_header': 'prepared'}
+        elif 'before' in x or 'after' in x:
+            e = {'before': _diff_text(x.get('before')), 'after': _diff_text(x.get('after'))}
+            if x.get('before_header'):
+                e['before_header'] = str(x['before_header'])
+            if x.get('after_header'):
+                e['after_header'] = str(x['after_header'])
+        if e and e['before'] != e['after']:
+            out.append(e)
+    return out
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'stdout'
@@ -49,6 +100,14 @@ class CallbackModule(CallbackBase):
         self._items = {}    # (host, task uuid) -> [item results]
         self._starts = {}   # (host, task uuid) -> start time
         self._check = False
+        self._events = None
+        fd = os.environ.get('TEND_JSON_EVENTS_FD')
+        if fd:
+            self._events = os.fdopen(int(fd), 'w', buffering=1, encoding='utf-8')
+
+    def _emit(self, event, **kw):
+        kw['event'] = event
+        self._events.write(json.dumps(kw, default=str) + '\n')
 
     # --- plays and tasks -------------------------------------------------
 
@@ -59,12 +118,16 @@ class CallbackModule(CallbackBase):
         self._play = {'name': play.get_name().strip(), 'hosts': list(hosts or []), 'tasks': []}
         self._plays.append(self._play)
         self._check = bool(context.CLIARGS.get('check', False))
+        if self._events is not None:
+            self._emit('play_start', name=self._play['name'], hosts=self._play['hosts'])
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        pass
+        if self._events is not None:
+            self._emit('task_start', name=task.get_name().strip(), handler=False)
 
     def v2_playbook_on_handler_task_start(self, task):
-        pass
+        if self._events is not None:
+            self._emit('task_start', name=task.get_name().strip(), handler=True)
 
     def v2_runner_on_start(self, host, task):
         self._starts[(host.get_name(), task._uuid)] = _now()
@@ -97,9 +160,46 @@ class CallbackModule(CallbackBase):
         msg = res.get('msg')
         if msg and not res.get('_ansible_no_log'):
             d['msg'] = msg if isinstance(msg, str) else json.dumps(msg, default=str)
-        if res.get('_ansible_no_log') or getattr(task, 'no_log', False):
+        no_log = bool(res.get('_ansible_no_log') or getattr(task, 'no_log', False) or 'censored' in res)
+        if no_log:
             d['no_log'] = True
+            if status == 'failed':
+                d['msg'] = CENSORED
+        if self._events is not None:
+            self._extend(d, task, res, no_log)
         return d
+
+    def _extend(self, d, task, res, no_log):
+        # the fields tend's backend reads besides the harness's ones
+        try:
+            d['position'] = task.get_path() or ''
+        except Exception:
+            pass
+        args = {}
+        for k in RESOURCE_ARGS:
+            v = (task.args or {}).get(k)
+            if isinstance(v, str) and '{{' not in v and '{%' not in v:
+                args[k] = v
+        if args:
+            d['args'] = args
+        if no_log:
+            d['values'] = {'censored': CENSORED, 'changed': d['changed']}
+            return
+        diffs = _diffs(res)
+        if diffs:
+            d['diff'] = diffs
+        warns = [str(w) for w in (res.get('warnings') or [])]
+        for dep in res.get('deprecations') or []:
+            if isinstance(dep, dict):
+                warns.append('[DEPRECATION WARNING]: ' + str(dep.get('msg', '')))
+        if warns:
+            d['warnings'] = warns
+        values = {}
+        for k, v in res.items():
+            if k.startswith('_ansible') or k in ('diff', 'warnings', 'deprecations', 'ansible_facts'):
+                continue
+            values[k] = v
+        d['values'] = _jsonable(values)
 
     def _record(self, result, status, ignored=False):
         d = self._base(result, status)
@@ -116,11 +216,13 @@ class CallbackModule(CallbackBase):
             self._play = {'name': '', 'hosts': [], 'tasks': []}
             self._plays.append(self._play)
         self._play['tasks'].append(d)
+        if self._events is not None:
+            self._emit('result', result=d)
 
     def _record_item(self, result, status):
         d = self._base(result, status)
         res = result._result
-        if res.get('_ansible_no_log'):
+        if d.get('no_log'):
             d['item'] = '(censored due to no_log)'
         else:
             label = res.get('_ansible_item_label', res.get(res.get('ansible_loop_var', 'item')))
@@ -170,5 +272,10 @@ class CallbackModule(CallbackBase):
             'start': _iso(self._start),
             'end': _iso(_now()),
         }
+        if self._events is not None:
+            del doc['plays']  # already sent, one result at a time
+            self._emit('stats', report=doc)
+            self._events.close()
+            return
         sys.stdout.write(json.dumps(doc, default=str, indent=1) + '\n')
         sys.stdout.flush()

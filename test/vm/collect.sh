@@ -1,0 +1,103 @@
+#!/bin/bash
+# Runs inside the VM (tend-vm-collect.service, from the data disk): waits for tend's
+# first run, records what the host checks (run.sh) onto the results disk, then tries
+# the bad-input cases, and returns so that the unit powers the VM off.
+# Each record is out/NAME (output) and, for commands, out/NAME.rc (exit code).
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mkdir -p /mnt/out
+mount LABEL=TENDOUT /mnt/out || { echo "collect: cannot mount the results disk"; exit 1; }
+out=/mnt/out/out
+mkdir -p "$out"
+cfg=/etc/tend/tend.yaml
+
+# rec NAME CMD...: output and exit code of a command.
+rec() {
+    local name=$1; shift
+    "$@" > "$out/$name" 2>&1
+    echo $? > "$out/$name.rc"
+}
+# http PATH: GET from the agent's listener with bash's /dev/tcp (no curl in minbase).
+http() {
+    exec 3<>/dev/tcp/127.0.0.1/9273 || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$1" >&3
+    timeout 10 cat <&3
+    exec 3<&-
+}
+log() { echo "collect: $(cut -d' ' -f1 /proc/uptime)s $*" | tee -a "$out/collect.log"; }
+
+log "waiting for tend's first run"
+for i in $(seq 1 300); do
+    if tend status --config "$cfg" -o json 2>/dev/null | grep -q '"last_run"' && [ -s /var/lib/tend/tend.prom ]; then
+        break
+    fi
+    sleep 2
+done
+sleep 2   # let the cycle finish writing
+log "first run seen (or gave up waiting)"
+
+rec uptime-first-run cut -d' ' -f1 /proc/uptime
+rec tend-version tend version
+rec dpkg-tend dpkg -s tend
+rec status.json tend status --config "$cfg" -o json
+rec status.txt tend status --config "$cfg"
+cp /var/lib/tend/tend.prom "$out/tend.prom" 2>/dev/null
+rec http-metrics http /metrics
+rec http-healthz http /healthz
+rec is-active-tend systemctl is-active tend.service
+rec is-enabled-tend systemctl is-enabled tend.service
+rec status-tend systemctl status --no-pager --full tend.service
+cp "$cfg" "$out/tend.yaml"
+rec files-stat stat -c '%a %U:%G %n' /etc/tend-vm /etc/tend-vm/hello.txt /etc/tend-vm/motd /etc/tend-vm/settings.conf
+mkdir -p "$out/files" && cp /etc/tend-vm/* "$out/files/" 2>/dev/null
+# system modules
+rec id-tendvm id tendvm
+rec dpkg-l-tend-test-pkg dpkg -l tend-test-pkg
+rec test-pkg-file cat /usr/share/tend-test-pkg/hello.txt
+rec is-active-hello systemctl is-active tend-vm-hello.service
+rec is-enabled-hello systemctl is-enabled tend-vm-hello.service
+rec hello-whoami cat /run/tend-vm-hello/whoami
+# a second look: the host now matches its repo
+rec plan tend plan --config "$cfg"
+log "main results recorded"
+
+# --- bad input and package life cycle ------------------------------------------------
+# tend init never replaces a config it did not write without --force.
+cksum "$cfg" > "$out/cfg-cksum-before"
+rec init-refuse tend init --repo file:///srv/other.git --config "$cfg"
+# A missing key file stops the agent at start, naming the key, and the unit shows it.
+rec init-missing-key tend init --repo ssh://git@git.invalid/h.git --ssh-key /etc/tend/no_such_key \
+    --known-hosts /etc/hostname --config /run/tend-missing-key.yaml
+cp "$cfg" /run/tend.yaml.good
+cat > "$cfg" <<'CFG'
+source:
+  url: ssh://git@git.invalid/ops/hosts.git
+  ssh_key: /etc/tend/no_such_key
+  known_hosts: /etc/hostname
+CFG
+systemctl restart tend.service
+sleep 4
+rec status-tend-badcfg systemctl status --no-pager --full tend.service
+rec journal-tend-badcfg journalctl -u tend.service --no-pager -n 20 -o cat
+cp /run/tend.yaml.good "$cfg"
+systemctl restart tend.service
+# Installing the same package again keeps the config and the state.
+rec reinstall env DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall \
+    -o Dpkg::Options::=--force-confold /mnt/tend/tend.deb
+cksum "$cfg" > "$out/cfg-cksum-after"
+rec state-after-reinstall tend status --config "$cfg" -o json
+sleep 3
+rec is-active-tend-after-reinstall systemctl is-active tend.service
+log "bad-input checks done"
+
+# --- diagnostics -------------------------------------------------------------------
+rec journal-tend journalctl -u tend.service --no-pager -o short-monotonic
+rec cloud-init-status cloud-init status --long
+cp /var/log/cloud-init-output.log "$out/" 2>/dev/null
+rec systemctl-failed systemctl --failed --no-pager
+rec analyze systemd-analyze
+rec tend-start-timestamps systemctl show -p ActiveEnterTimestampMonotonic -p InactiveExitTimestampMonotonic tend.service network-online.target cloud-final.service
+log "done"
+sync
+umount /mnt/out
+exit 0
