@@ -30,7 +30,7 @@ test: deps build ## every test: unit tests, then the differential corpus against
 test-unit: ## go test for every package except the corpus
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/test$$')
 
-test-corpus: build ## the differential corpus: test/corpus through ansible-playbook and tend
+test-corpus: build ## the end-to-end tests in test/, incl. the differential corpus (ansible-playbook vs tend)
 	@rm -f test/corpus-summary.txt; rc=0; TEND_BIN=$(CURDIR)/$(BIN) TEND_DIFF_SUMMARY=$(CURDIR)/test/corpus-summary.txt \
 		$(GO) test -count=1 -timeout 60m ./test/... || rc=$$?; \
 		cat test/corpus-summary.txt 2>/dev/null || true; exit $$rc
@@ -54,21 +54,14 @@ package: ## build the deb and rpm into dist/ (packaging/package.sh)
 	@if [ -f packaging/package.sh ]; then sh packaging/package.sh; \
 	else echo "packaging/package.sh does not exist yet"; exit 1; fi
 
-e2e-vm: build ## end-to-end test in a VM (test/vm/run.sh)
-	@if [ -x test/vm/run.sh ]; then BIN=$(BIN) test/vm/run.sh; \
-	else echo "test/vm/run.sh does not exist yet"; exit 1; fi
+e2e-vm: ## end-to-end test in a qemu VM: the .deb, cloud-init, systemd, the agent (test/vm/run.sh)
+	test/vm/run.sh
 
-fuzz: ## run every Fuzz* target for $(FUZZTIME) each
-	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . || true); do \
-		dir=$$(dirname $$f); \
-		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
-			echo "== $$dir $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$dir; \
-		done; \
-	done
+fuzz: ## run every Go fuzz target for $(FUZZTIME) each (test/fuzz.sh)
+	test/fuzz.sh $(FUZZTIME)
 
-soak: build ## long-running agent soak test (test/soak/run.sh)
-	@if [ -x test/soak/run.sh ]; then BIN=$(BIN) test/soak/run.sh; \
-	else echo "test/soak/run.sh does not exist yet"; exit 1; fi
+soak: build ## the long reliability run: crash, fault, load and leak tests (test/soak.sh)
+	BIN=$(BIN) test/soak.sh
 
 clean: ## remove build and demo output
 	rm -rf bin dist $(DEMO_ROOT) test/corpus-summary.txt

@@ -478,6 +478,9 @@ func (a *Agent) apply(ctx context.Context, cfg *config.Config, st *state.State, 
 		run.Error = runErr.Error()
 	} else if !ok {
 		run.Error = fmt.Sprintf("%d task(s) failed", run.Failed)
+		if first := firstFailure(rep); first != "" {
+			run.Error += "; first: " + first
+		}
 	}
 	st.Run = run
 	st.AppliedRevision = rev

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/tend-project/tend/internal/audit"
@@ -100,4 +101,24 @@ func (a *Agent) auditRun(rep *report.Report, rev string, desc source.Revision, o
 			}
 		}
 	}
+}
+
+// firstFailure describes the first failed or unreachable task of a run
+// ("task [host]: message"), for state and status.
+func firstFailure(rep *report.Report) string {
+	if rep == nil {
+		return ""
+	}
+	for _, p := range rep.Plays {
+		for _, t := range p.Tasks {
+			if (t.Status == report.StatusFailed && !t.Ignored) || t.Status == report.StatusUnreachable {
+				msg := t.Msg
+				if t.NoLog {
+					msg = "(output hidden by no_log)"
+				}
+				return fmt.Sprintf("%s [%s]: %s", t.Task, t.Host, msg)
+			}
+		}
+	}
+	return ""
 }

@@ -130,7 +130,16 @@ func convert(r *result) report.TaskResult {
 	t.Item = ints(t.Item)
 	own := resources(r)
 	if t.Values != nil {
+		// module arguments as Ansible echoes them back: native has no such
+		// value, and the resources above took what they need
 		delete(t.Values, "invocation")
+		if rs, ok := t.Values["results"].([]any); ok {
+			for _, x := range rs {
+				if m, ok := x.(map[string]any); ok {
+					delete(m, "invocation")
+				}
+			}
+		}
 	}
 	for i := range r.Items {
 		it := convert(&r.Items[i])

@@ -123,7 +123,9 @@ func (l *Local) WriteFile(ctx context.Context, path string, data []byte, opts Wr
 	} else if opts.Mode == 0 {
 		mode = 0644
 	}
-	tmp, err := os.CreateTemp(dir, ".tend-tmp-")
+	prefix := tempPrefix(path)
+	sweepTemps(dir, prefix)
+	tmp, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -441,4 +443,30 @@ func (osUserFallback) groupName(gid int) (string, bool) {
 		return g.Name, true
 	}
 	return "", false
+}
+
+// tempPrefix names the temporary files of an atomic write of path after the
+// target, so temps left by a killed run can be found and swept.
+func tempPrefix(path string) string {
+	base := filepath.Base(path)
+	if len(base) > 100 {
+		base = base[:100]
+	}
+	return ".tend-tmp-" + base + "-"
+}
+
+// sweepTemps removes temporaries of earlier writes of the same file that a
+// crash (kill -9, power loss) left behind. Only one tend run writes at a
+// time (the run lock), so none of them is in use.
+func sweepTemps(dir, prefix string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, prefix) && len(name) > len(prefix) && strings.Trim(name[len(prefix):], "0123456789") == "" {
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
 }

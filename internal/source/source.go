@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -202,9 +201,8 @@ func (r *Repo) parseURL() error {
 			}
 			p = abs
 		}
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("source.url: local repository: %w", err)
-		}
+		// A missing local repository is a fetch failure at sync time (the
+		// agent keeps running, counts it and retries), not a start error.
 		r.local = p
 		ep, err = transport.NewEndpoint("file://" + p)
 		if err != nil {

@@ -317,6 +317,19 @@ func TestShallowDeepensForFastForwardCheck(t *testing.T) {
 	}
 }
 
+// A missing local repository is not a start error: the agent must keep
+// running and count fetch failures, so Sync reports it, naming source.url.
+func TestMissingLocalRepoFailsAtSync(t *testing.T) {
+	dir := t.TempDir()
+	r, err := source.Open(source.Config{URL: filepath.Join(dir, "nope.git"), Dir: filepath.Join(dir, "co")})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := r.Sync(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "source.url") || !strings.Contains(err.Error(), "nope.git") {
+		t.Fatalf("Sync of a missing repo: %v, want an error naming source.url and the path", err)
+	}
+}
+
 func TestOpenValidates(t *testing.T) {
 	b := gitserver.NewBare(t)
 	dir := t.TempDir()
@@ -335,7 +348,6 @@ func TestOpenValidates(t *testing.T) {
 		{source.Config{URL: "https://example.com/x.git", HTTPTokenFile: missing}, "source.http_token_file: open " + missing},
 		{source.Config{URL: "https://example.com/x.git", BasicAuthFile: write(t, "nocolon\n")}, "source.http_basic_auth_file"},
 		{source.Config{URL: b.URL(), Ref: "a..b"}, "source.ref"},
-		{source.Config{URL: filepath.Join(dir, "nope.git")}, "source.url"},
 	} {
 		if tc.cfg.URL != "" || tc.want != "source.url" {
 			tc.cfg.Dir = filepath.Join(dir, "co")

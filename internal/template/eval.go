@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// maxIncludeDepth bounds nested {% include %}, so a template that includes
+// itself fails instead of exhausting the stack.
+const maxIncludeDepth = 64
+
 // state is shared by every scope of one top-level Render/Eval call.
 type state struct {
 	e         *Engine
@@ -281,11 +285,16 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		if err != nil {
 			panic(tplError{err})
 		}
+		if sc.st.depth >= maxIncludeDepth {
+			panic(tplError{fmt.Errorf("maximum recursion depth exceeded: %s includes itself (%d levels)", name, maxIncludeDepth)})
+		}
+		sc.st.depth++
 		sub := sc.child()
 		old := sc.st.dir
 		sc.st.dir = filepath.Dir(path)
 		sub.execNodes(p.nodes, out)
 		sc.st.dir = old
+		sc.st.depth--
 	case *importNode:
 		name := toStr(sc.eval(n.x))
 		path, err := sc.st.e.findFile(name, sc.st.dir)

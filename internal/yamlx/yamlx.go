@@ -135,6 +135,9 @@ type Decoder struct {
 	Path   string
 	opts   Options
 	budget int
+	// expanding holds the alias targets being expanded, so an anchor that
+	// contains an alias to itself is an error, not endless recursion.
+	expanding map[*yaml.Node]bool
 }
 
 // NewDecoder returns a Decoder for nodes parsed from path.
@@ -317,7 +320,16 @@ func (d *Decoder) Value(n *yaml.Node) (any, error) {
 		}
 		return d.Value(n.Content[0])
 	case yaml.AliasNode:
-		return d.Value(n.Alias)
+		if d.expanding == nil {
+			d.expanding = map[*yaml.Node]bool{}
+		}
+		if d.expanding[n.Alias] {
+			return nil, d.Errorf(n, "alias *%s refers to itself (recursive YAML anchor)", n.Value)
+		}
+		d.expanding[n.Alias] = true
+		v, err := d.Value(n.Alias)
+		delete(d.expanding, n.Alias)
+		return v, err
 	}
 	switch tag := Tag(n); tag {
 	case "!vault", "!vault-encrypted":

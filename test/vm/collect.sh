@@ -27,14 +27,20 @@ http() {
 log() { echo "collect: $(cut -d' ' -f1 /proc/uptime)s $*" | tee -a "$out/collect.log"; }
 
 log "waiting for tend's first run"
-for i in $(seq 1 300); do
-    if tend status --config "$cfg" -o json 2>/dev/null | grep -q '"last_run"' && [ -s /var/lib/tend/tend.prom ]; then
+first_run=false
+for i in $(seq 1 200); do
+    if timeout 20 tend status --config "$cfg" -o json 2>/dev/null | grep -q '"last_run"' && [ -s /var/lib/tend/tend.prom ]; then
+        first_run=true
         break
+    fi
+    if [ $((i % 15)) = 0 ]; then   # progress on the console, for a run that hangs
+        log "still waiting; tend's journal:"
+        journalctl -u tend.service --no-pager -n 5 -o cat | sed 's/^/collect:   /'
     fi
     sleep 2
 done
 sleep 2   # let the cycle finish writing
-log "first run seen (or gave up waiting)"
+log "first run seen: $first_run"
 
 rec uptime-first-run cut -d' ' -f1 /proc/uptime
 rec tend-version tend version

@@ -246,7 +246,7 @@ if [ "$fail" -gt 0 ] || [ "${TEND_VM_KEEP:-}" = 1 ]; then
     echo "results, console log and disks in $work"
 fi
 if [ "$fail" -gt 0 ]; then
-    echo "FAIL: ${failed_names[*]}"
+    printf 'FAIL: %s\n' "${failed_names[@]}"
     exit 1
 fi
 if [ "$pending" -gt 0 ]; then

@@ -50,10 +50,6 @@ CENSORED = "the output has been hidden due to the fact that 'no_log: true' was s
 RESOURCE_ARGS = ('path', 'dest', 'name', 'pkg', 'unit', 'service', 'src')
 
 
-def _jsonable(v):
-    return json.loads(json.dumps(v, default=str))
-
-
 def _diff_text(v):
     if v is None:
         return ''
@@ -199,7 +195,7 @@ class CallbackModule(CallbackBase):
             if k.startswith('_ansible') or k in ('diff', 'warnings', 'deprecations', 'ansible_facts'):
                 continue
             values[k] = v
-        d['values'] = _jsonable(values)
+        d['values'] = values  # _emit encodes it (default=str for the odd type)
 
     def _record(self, result, status, ignored=False):
         d = self._base(result, status)

@@ -269,7 +269,7 @@ func (g *gitRun) run() (module.Result, error) {
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return res, fmt.Errorf("Failed to download remote objects and refs: %w", err)
 		}
-		if err := g.switchVersion(r, version, mods); err != nil {
+		if err := g.switchVersion(r, version); err != nil {
 			return res, err
 		}
 		after, _ := headOf(r)
@@ -340,13 +340,13 @@ func (g *gitRun) clone(version string) error {
 	if err != nil {
 		return fmt.Errorf("Failed to clone %s into %s: %w", g.repo, g.dest, err)
 	}
-	return g.switchVersion(r, version, false)
+	return g.switchVersion(r, version)
 }
 
 // switchVersion checks out version as Ansible's switch_version does: a
 // branch becomes the local branch reset to the remote one; a tag or sha is
 // checked out detached.
-func (g *gitRun) switchVersion(r *git.Repository, version string, force bool) error {
+func (g *gitRun) switchVersion(r *git.Repository, version string) error {
 	remote := g.t.Args.String("remote")
 	wt, err := r.Worktree()
 	if err != nil {
@@ -362,7 +362,11 @@ func (g *gitRun) switchVersion(r *git.Repository, version string, force bool) er
 				return err
 			}
 		}
-		branch = strings.TrimPrefix(ref.Name().String(), "refs/remotes/"+remote+"/")
+		name := ref.Name()
+		if ref.Type() == plumbing.SymbolicReference {
+			name = ref.Target()
+		}
+		branch = strings.TrimPrefix(name.String(), "refs/remotes/"+remote+"/")
 		branch = strings.TrimPrefix(branch, "refs/heads/")
 	} else if _, err := r.Reference(plumbing.NewRemoteReferenceName(remote, version), true); err == nil {
 		branch = version
@@ -397,7 +401,6 @@ func (g *gitRun) switchVersion(r *git.Repository, version string, force bool) er
 	if err := wt.Checkout(&git.CheckoutOptions{Hash: *h, Force: true}); err != nil {
 		return fmt.Errorf("Failed to checkout %s: %w", version, err)
 	}
-	_ = force
 	return nil
 }
 
@@ -412,7 +415,7 @@ func remoteDefault(g *gitRun, r *git.Repository, remote string) (*plumbing.Refer
 	}
 	for _, ref := range refs {
 		if ref.Name() == plumbing.HEAD && ref.Type() == plumbing.SymbolicReference {
-			return plumbing.NewSymbolicReference(plumbing.NewRemoteHEADReferenceName(remote), ref.Target()), nil
+			return plumbing.NewSymbolicReference(plumbing.HEAD, ref.Target()), nil
 		}
 	}
 	for _, ref := range refs {

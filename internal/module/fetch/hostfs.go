@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,13 +27,28 @@ type hostFS struct {
 	ctx  context.Context
 	h    host.Host
 	root string
+	open *openFiles
+}
+
+// openFiles shares the buffer of a file open for writing with every other
+// handle on the same path, as one inode would: go-git reads a packfile
+// while it is still being written.
+type openFiles struct {
+	mu    sync.Mutex
+	files map[string]*shared
+}
+
+type shared struct {
+	mu   sync.Mutex
+	data []byte
+	refs int
 }
 
 var _ billy.Filesystem = (*hostFS)(nil)
 var _ billy.Change = (*hostFS)(nil)
 
 func newHostFS(ctx context.Context, h host.Host, root string) *hostFS {
-	return &hostFS{ctx: ctx, h: h, root: path.Clean(root)}
+	return &hostFS{ctx: ctx, h: h, root: path.Clean(root), open: &openFiles{files: map[string]*shared{}}}
 }
 
 func (f *hostFS) abs(name string) string {
@@ -63,7 +79,6 @@ func (f *hostFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File, 
 			return nil, err
 		}
 	}
-	file := &hostFile{fs: f, name: name, path: p, flag: flag, perm: perm.Perm()}
 	switch {
 	case !fi.Exists && flag&os.O_CREATE == 0:
 		return nil, notExist("open", name)
@@ -72,24 +87,46 @@ func (f *hostFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File, 
 	case fi.Exists && fi.IsDir():
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("is a directory")}
 	}
-	if fi.Exists {
-		file.perm = 0 // keep the mode of the file being replaced
-		if flag&os.O_TRUNC == 0 {
-			if file.data, err = f.h.ReadFile(f.ctx, p); err != nil {
+	// new files get 0666 or 0777 less the usual umask (022)
+	file := &hostFile{fs: f, name: name, path: p, flag: flag, perm: perm.Perm() &^ 0o022}
+	f.open.mu.Lock()
+	defer f.open.mu.Unlock()
+	if sh, ok := f.open.files[p]; ok {
+		// another handle has it open: share its live buffer
+		sh.mu.Lock()
+		sh.refs++
+		if flag&os.O_TRUNC != 0 {
+			sh.data = sh.data[:0]
+		}
+		sh.mu.Unlock()
+		file.sh = sh
+		file.perm = 0
+	} else {
+		sh := &shared{refs: 1}
+		if fi.Exists {
+			file.perm = 0 // keep the mode of the file being replaced
+			if flag&os.O_TRUNC == 0 {
+				if sh.data, err = f.h.ReadFile(f.ctx, p); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			if err := f.mkdirAbs(path.Dir(p), 0o755); err != nil {
+				return nil, err
+			}
+			// make it exist at once, as open(2) with O_CREATE does
+			if err := f.h.WriteFile(f.ctx, p, nil, host.WriteOptions{Mode: file.perm, UID: -1, GID: -1}); err != nil {
 				return nil, err
 			}
 		}
-	} else {
-		if err := f.MkdirAll(path.Dir(name), 0o755); err != nil {
-			return nil, err
-		}
-		file.dirty = true
+		f.open.files[p] = sh
+		file.sh = sh
 	}
 	if flag&os.O_TRUNC != 0 && fi.Exists {
 		file.dirty = true
 	}
 	if flag&os.O_APPEND != 0 {
-		file.pos = int64(len(file.data))
+		file.pos = int64(len(file.sh.data))
 	}
 	return file, nil
 }
@@ -180,19 +217,22 @@ func (f *hostFS) ReadDir(name string) ([]os.FileInfo, error) {
 }
 
 func (f *hostFS) MkdirAll(name string, perm os.FileMode) error {
-	p := f.abs(name)
+	return f.mkdirAbs(f.abs(name), perm)
+}
+
+func (f *hostFS) mkdirAbs(p string, perm os.FileMode) error {
 	fi, err := f.h.Stat(f.ctx, p)
 	if err != nil {
 		return err
 	}
 	if fi.Exists {
 		if !fi.IsDir() && !fi.IsSymlink() {
-			return &fs.PathError{Op: "mkdir", Path: name, Err: errors.New("not a directory")}
+			return &fs.PathError{Op: "mkdir", Path: p, Err: errors.New("not a directory")}
 		}
 		return nil
 	}
 	if parent := path.Dir(p); parent != p {
-		if err := f.MkdirAll(parent, perm); err != nil {
+		if err := f.mkdirAbs(parent, perm); err != nil {
 			return err
 		}
 	}
@@ -224,7 +264,7 @@ func (f *hostFS) Readlink(link string) (string, error) {
 }
 
 func (f *hostFS) Chroot(p string) (billy.Filesystem, error) {
-	return &hostFS{ctx: f.ctx, h: f.h, root: f.abs(p)}, nil
+	return &hostFS{ctx: f.ctx, h: f.h, root: f.abs(p), open: f.open}, nil
 }
 
 func (f *hostFS) Root() string { return f.root }
@@ -249,7 +289,7 @@ type hostFile struct {
 	path   string
 	flag   int
 	perm   os.FileMode
-	data   []byte
+	sh     *shared
 	pos    int64
 	dirty  bool
 	closed bool
@@ -258,19 +298,23 @@ type hostFile struct {
 func (h *hostFile) Name() string { return h.name }
 
 func (h *hostFile) Read(p []byte) (int, error) {
-	if h.pos >= int64(len(h.data)) {
+	h.sh.mu.Lock()
+	defer h.sh.mu.Unlock()
+	if h.pos >= int64(len(h.sh.data)) {
 		return 0, io.EOF
 	}
-	n := copy(p, h.data[h.pos:])
+	n := copy(p, h.sh.data[h.pos:])
 	h.pos += int64(n)
 	return n, nil
 }
 
 func (h *hostFile) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(h.data)) {
+	h.sh.mu.Lock()
+	defer h.sh.mu.Unlock()
+	if off >= int64(len(h.sh.data)) {
 		return 0, io.EOF
 	}
-	n := copy(p, h.data[off:])
+	n := copy(p, h.sh.data[off:])
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -281,26 +325,30 @@ func (h *hostFile) Write(p []byte) (int, error) {
 	if h.flag&(os.O_WRONLY|os.O_RDWR) == 0 {
 		return 0, &fs.PathError{Op: "write", Path: h.name, Err: errors.New("file opened read-only")}
 	}
+	h.sh.mu.Lock()
+	defer h.sh.mu.Unlock()
 	if h.flag&os.O_APPEND != 0 {
-		h.pos = int64(len(h.data))
+		h.pos = int64(len(h.sh.data))
 	}
 	end := h.pos + int64(len(p))
-	if end > int64(len(h.data)) {
-		h.data = append(h.data, make([]byte, end-int64(len(h.data)))...)
+	if end > int64(len(h.sh.data)) {
+		h.sh.data = append(h.sh.data, make([]byte, end-int64(len(h.sh.data)))...)
 	}
-	copy(h.data[h.pos:], p)
+	copy(h.sh.data[h.pos:], p)
 	h.pos = end
 	h.dirty = true
 	return len(p), nil
 }
 
 func (h *hostFile) Seek(off int64, whence int) (int64, error) {
+	h.sh.mu.Lock()
+	defer h.sh.mu.Unlock()
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
 		off += h.pos
 	case io.SeekEnd:
-		off += int64(len(h.data))
+		off += int64(len(h.sh.data))
 	}
 	if off < 0 {
 		return 0, errors.New("negative seek")
@@ -309,24 +357,36 @@ func (h *hostFile) Seek(off int64, whence int) (int64, error) {
 	return off, nil
 }
 
+// Close writes the buffer to the host (atomically) if this handle wrote.
 func (h *hostFile) Close() error {
 	if h.closed {
 		return nil
 	}
 	h.closed = true
+	h.fs.open.mu.Lock()
+	h.sh.mu.Lock()
+	h.sh.refs--
+	if h.sh.refs == 0 && h.fs.open.files[h.path] == h.sh {
+		delete(h.fs.open.files, h.path)
+	}
+	data := bytes.Clone(h.sh.data)
+	h.sh.mu.Unlock()
+	h.fs.open.mu.Unlock()
 	if !h.dirty || h.flag&(os.O_WRONLY|os.O_RDWR) == 0 {
 		return nil
 	}
-	return h.fs.h.WriteFile(h.fs.ctx, h.path, bytes.Clone(h.data), host.WriteOptions{Mode: h.perm, UID: -1, GID: -1})
+	return h.fs.h.WriteFile(h.fs.ctx, h.path, data, host.WriteOptions{Mode: h.perm, UID: -1, GID: -1})
 }
 
 func (h *hostFile) Lock() error   { return nil }
 func (h *hostFile) Unlock() error { return nil }
 func (h *hostFile) Truncate(size int64) error {
-	if size < int64(len(h.data)) {
-		h.data = h.data[:size]
+	h.sh.mu.Lock()
+	defer h.sh.mu.Unlock()
+	if size < int64(len(h.sh.data)) {
+		h.sh.data = h.sh.data[:size]
 	} else {
-		h.data = append(h.data, make([]byte, size-int64(len(h.data)))...)
+		h.sh.data = append(h.sh.data, make([]byte, size-int64(len(h.sh.data)))...)
 	}
 	h.dirty = true
 	return nil

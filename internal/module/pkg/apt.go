@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -579,14 +578,4 @@ func (r *aptRun) installDeb(ctx context.Context, deb string) error {
 		return fmt.Errorf("'%s' failed: %s", strings.Join(argv, " "), strings.TrimSpace(string(run.Stderr)))
 	}
 	return nil
-}
-
-// sortedKeys returns m's keys sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for key := range m {
-		k = append(k, key)
-	}
-	sort.Strings(k)
-	return k
 }

@@ -331,4 +331,3 @@ func mkdirAll(ctx context.Context, h host.Host, dir string) error {
 	}
 	return h.Mkdir(ctx, dir, 0o755)
 }
-
