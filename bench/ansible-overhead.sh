@@ -56,4 +56,15 @@ awm=$(med "${aw[@]}") acm=$(med "${ac[@]}") twm=$(med "${tw[@]}") tcm=$(med "${t
 printf '\n%d tasks, %d runs each, medians:\n' "$tasks" "$runs"
 awk -v a="$awm" -v t="$twm" 'BEGIN {printf "  wall: ansible-playbook %d ms, tend --backend ansible %d ms: ratio %.3f (%+.1f%%)\n", a, t, t/a, (t/a-1)*100}'
 awk -v a="$acm" -v t="$tcm" 'BEGIN {printf "  cpu:  ansible-playbook %d ms, tend --backend ansible %d ms: ratio %.3f (%+.1f%%)\n", a, t, t/a, (t/a-1)*100}'
+# paired: each tend run against the ansible run just before it (the load
+# of a shared machine drifts less within a pair than across the whole run)
+pair() { # NAME a[] t[]
+	local n=$1 i
+	shift
+	local -a a=("${@:1:runs}") t=("${@:runs+1}")
+	for ((i = 0; i < runs; i++)); do awk -v a="${a[i]}" -v t="${t[i]}" 'BEGIN {printf "%.4f\n", t/a}'; done |
+		sort -n | awk -v n="$n" '{r[NR]=$1} END {m=(NR%2)?r[(NR+1)/2]:(r[NR/2]+r[NR/2+1])/2; printf "  %s, median of per-pair ratios: %.3f (%+.1f%%)\n", n, m, (m-1)*100}'
+}
+pair wall "${aw[@]}" "${tw[@]}"
+pair cpu "${ac[@]}" "${tc[@]}"
 echo "  target: under +5%"

@@ -191,6 +191,9 @@ func (s sshInventory) Run(ctx context.Context, inv Invocation) (*Outcome, error)
 }
 
 func TestPushDifferentialCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the push-mode corpus takes minutes (ansible-playbook over SSH)")
+	}
 	f := startFleet(t, 1, "localhost")
 	ref, cand := pushTools(t)
 	corpus, err := filepath.Abs("corpus")

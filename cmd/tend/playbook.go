@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -26,6 +27,9 @@ type runFlags struct {
 	becomeUser, vaultFile, backend     string
 	output, root                       string
 	check, diff, become, syntaxCheck   bool
+	acceptHostKey                      bool
+	sshCommonArgs, sshExtraArgs        string
+	timeout                            int
 	forks, verbose                     int
 }
 
@@ -55,6 +59,10 @@ func (f *runFlags) add(fs interface {
 	fs.BoolVarP(&f.syntaxCheck, "syntax-check", "", false, "parse and validate the playbook, run nothing")
 	fs.CountVarP(&f.verbose, "verbose", "v", "more output (-vvv)")
 	fs.StringVarP(&f.root, "root", "", "", "map every local path under this directory and run no commands (demos, tests)")
+	fs.BoolVarP(&f.acceptHostKey, "accept-host-key", "", false, "record unknown SSH host keys on first use (changed keys are still refused)")
+	fs.StringVarP(&f.sshCommonArgs, "ssh-common-args", "", "", "ssh options tend understands (-o UserKnownHostsFile=, -J, -p, ...)")
+	fs.StringVarP(&f.sshExtraArgs, "ssh-extra-args", "", "", "more ssh options, as ansible-playbook's")
+	fs.IntVarP(&f.timeout, "timeout", "T", 10, "SSH connect timeout in seconds")
 }
 
 func (f *runFlags) request(playbooks []string) apply.Request {
@@ -63,6 +71,8 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Check: f.check, Diff: f.diff, Tags: splitList(f.tags), SkipTags: splitList(f.skipTags),
 		Forks: f.forks, Connection: f.connection, RemoteUser: f.user, PrivateKey: f.key,
 		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, Root: f.root, Backend: f.backend,
+		AcceptHostKey: f.acceptHostKey, SSHCommonArgs: f.sshCommonArgs, SSHExtraArgs: f.sshExtraArgs,
+		Timeout: time.Duration(f.timeout) * time.Second,
 	}
 	// -i "a,b" is a host list, not two files: keep commas when the value
 	// is not an existing path.

@@ -151,9 +151,15 @@ func takeHostLock() (*lock.Lock, error) {
 type pullFlagAdapter struct{ fs *pflag.FlagSet }
 
 func (p pullFlagAdapter) StringArrayVarP(v *[]string, name, short string, def []string, usage string) {
+	if p.fs.Lookup(name) != nil {
+		return // pull has its own flag of that name
+	}
 	p.fs.StringArrayVarP(v, name, p.free(short), def, usage)
 }
 func (p pullFlagAdapter) StringVarP(v *string, name, short, def, usage string) {
+	if p.fs.Lookup(name) != nil {
+		return // pull has its own flag of that name
+	}
 	if name == "output" {
 		p.fs.StringVar(v, "format", def, usage)
 		return
@@ -161,12 +167,21 @@ func (p pullFlagAdapter) StringVarP(v *string, name, short, def, usage string) {
 	p.fs.StringVarP(v, name, p.free(short), def, usage)
 }
 func (p pullFlagAdapter) BoolVarP(v *bool, name, short string, def bool, usage string) {
+	if p.fs.Lookup(name) != nil {
+		return // pull has its own flag of that name
+	}
 	p.fs.BoolVarP(v, name, p.free(short), def, usage)
 }
 func (p pullFlagAdapter) IntVarP(v *int, name, short string, def int, usage string) {
+	if p.fs.Lookup(name) != nil {
+		return // pull has its own flag of that name
+	}
 	p.fs.IntVarP(v, name, p.free(short), def, usage)
 }
 func (p pullFlagAdapter) CountVarP(v *int, name, short, usage string) {
+	if p.fs.Lookup(name) != nil {
+		return // pull has its own flag of that name
+	}
 	p.fs.CountVarP(v, name, p.free(short), usage)
 }
 func (p pullFlagAdapter) free(short string) string {

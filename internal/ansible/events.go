@@ -191,7 +191,9 @@ func convert(r *result) report.TaskResult {
 }
 
 // resources names what a task manages, for drift metrics and `tend plan`:
-// the kind by its action, the id from its arguments or return values.
+// the kind by its action, the id from its return values (tempfile's path is
+// the file it made, not the directory it was given), else its arguments as
+// Ansible echoed them, else the task's literal arguments.
 //
 // As native modules do, tasks that ran (ok or changed) name their
 // resources; actions of kind other name none (drift then lists the task
@@ -218,7 +220,7 @@ func resources(r *result) []module.Resource {
 		margs, _ = inv["module_args"].(map[string]any)
 	}
 	var ids []string
-	for _, src := range []map[string]any{margs, r.Values, stringsToAny(r.Args)} {
+	for _, src := range []map[string]any{r.Values, margs, stringsToAny(r.Args)} {
 		for _, k := range keys {
 			ids = idsOf(src[k])
 			if len(ids) > 0 {

@@ -126,8 +126,11 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	}
 	opts.Connect = req.Connect
 	if opts.Connect == nil {
-		opts.Connect = Connector(req)
+		conn, closeConns := NewConnector(req)
+		defer closeConns()
+		opts.Connect = conn
 	}
+	opts.Become = becomeOn
 	var total *report.Report
 	for _, pb := range pbs {
 		rep, err := engine.New(opts).Run(ctx, pb)

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	osuser "os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,4 +205,24 @@ func truthy(v any) (bool, bool) {
 		}
 	}
 	return false, false
+}
+
+// becomeOn returns the view of h that acts as user (play or task become:):
+// over SSH the same connection through sudo; locally h itself when tend
+// already runs as that user.
+func becomeOn(h host.Host, user string) (host.Host, error) {
+	if user == "" {
+		user = "root"
+	}
+	switch x := h.(type) {
+	case *sshhost.Host:
+		return x.As(user), nil
+	}
+	if h.Local() {
+		if u, err := osuser.Current(); err == nil && (u.Username == user || (user == "root" && u.Uid == "0")) {
+			return h, nil
+		}
+		return nil, fmt.Errorf("become %s on the local connection: run tend as that user (tend does not sudo locally yet)", user)
+	}
+	return h, nil
 }

@@ -52,6 +52,9 @@ type Options struct {
 	Decrypt func(data []byte) ([]byte, error)
 	// StartAtTask etc. could follow; RolesPath adds role search dirs.
 	RolesPath []string
+	// Become returns the view of a host that acts as another user (play
+	// or task become: / become_user:); nil = become is not supported.
+	Become func(h host.Host, user string) (host.Host, error)
 	// Backup saves a file's content before a module changes it (the agent's
 	// backup store); nil = no backups.
 	Backup func(ctx context.Context, h host.Host, path string) error

@@ -123,6 +123,15 @@ func (r *Runner) checkMaxFail(pl *play) {
 	}
 }
 
+func firstString(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 func firstNonNil(vs ...any) any {
 	for _, v := range vs {
 		if v != nil {
@@ -649,6 +658,19 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 			return report.TaskResult{Status: report.StatusUnreachable, Msg: err.Error()}
 		}
 		h = d
+	}
+	if b, ok := boolish(firstNonNil(t.Become, sc.become, pl.p.Become)); ok && b && r.opts.Become != nil {
+		user := firstString(t.BecomeUser, sc.becomeUser, pl.p.BecomeUser)
+		if template.IsTemplated(user) {
+			if s, err := r.tmpl.RenderString(user, vars); err == nil {
+				user = s
+			}
+		}
+		bh, err := r.opts.Become(h, user)
+		if err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+		}
+		h = bh
 	}
 	if check {
 		h = host.ReadOnly(h)

@@ -29,21 +29,34 @@ var kvKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // joined into "_raw_params".
 func ParseKV(s string, onlyKeys map[string]bool) (map[string]any, error) {
 	out := map[string]any{}
-	words, err := SplitArgs(s)
+	spans, err := splitSpans(s)
 	if err != nil {
 		return nil, err
 	}
-	var raw []string
-	for _, w := range words {
+	// The raw text keeps its original spacing and newlines (a multi-line
+	// shell script must reach the shell intact); k=v words are cut out.
+	var raw strings.Builder
+	last := -1
+	for _, sp := range spans {
+		w := s[sp[0]:sp[1]]
 		k, v, ok := strings.Cut(w, "=")
 		if ok && kvKeyRe.MatchString(k) && (onlyKeys == nil || onlyKeys[k]) {
 			out[k] = unquote(v)
 			continue
 		}
-		raw = append(raw, w)
+		if last >= 0 {
+			gap := s[last:sp[0]]
+			if strings.TrimSpace(gap) == "" && gap != "" && raw.Len() > 0 {
+				raw.WriteString(gap)
+			} else if raw.Len() > 0 {
+				raw.WriteString(" ")
+			}
+		}
+		raw.WriteString(w)
+		last = sp[1]
 	}
-	if len(raw) > 0 {
-		out["_raw_params"] = strings.Join(raw, " ")
+	if raw.Len() > 0 {
+		out["_raw_params"] = raw.String()
 	}
 	return out, nil
 }
@@ -64,20 +77,35 @@ func unquote(s string) string {
 // SplitArgs splits on whitespace, keeping quoted strings and Jinja2
 // {{ }}, {% %} and {# #} blocks together, as Ansible's split_args does.
 func SplitArgs(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
+	spans, err := splitSpans(s)
+	if err != nil {
+		return nil, err
+	}
+	words := make([]string, len(spans))
+	for i, sp := range spans {
+		words[i] = s[sp[0]:sp[1]]
+	}
+	return words, nil
+}
+
+// splitSpans returns the [start, end) offsets of SplitArgs' words.
+func splitSpans(s string) ([][2]int, error) {
+	var words [][2]int
 	var quote byte
 	depth := 0 // inside jinja blocks
 	started := false
+	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if quote == 0 && depth == 0 && (c == ' ' || c == '\t' || c == '\n') {
+		if quote == 0 && depth == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
 			if started {
-				words = append(words, cur.String())
-				cur.Reset()
+				words = append(words, [2]int{start, i})
 				started = false
 			}
 			continue
+		}
+		if !started {
+			start = i
 		}
 		started = true
 		if depth == 0 && quote == 0 && (c == '"' || c == '\'') {
@@ -86,18 +114,13 @@ func SplitArgs(s string) ([]string, error) {
 			quote = 0
 		} else if i+1 < len(s) && c == '{' && (s[i+1] == '{' || s[i+1] == '%' || s[i+1] == '#') {
 			depth++
-			cur.WriteByte(c)
-			cur.WriteByte(s[i+1])
 			i++
 			continue
 		} else if depth > 0 && i+1 < len(s) && (c == '}' || c == '%' || c == '#') && s[i+1] == '}' {
 			depth--
-			cur.WriteByte(c)
-			cur.WriteByte(s[i+1])
 			i++
 			continue
 		}
-		cur.WriteByte(c)
 	}
 	if quote != 0 {
 		return nil, fmt.Errorf("unbalanced quotes in %q", s)
@@ -106,7 +129,7 @@ func SplitArgs(s string) ([]string, error) {
 		return nil, fmt.Errorf("unbalanced jinja2 block in %q", s)
 	}
 	if started {
-		words = append(words, cur.String())
+		words = append(words, [2]int{start, len(s)})
 	}
 	return words, nil
 }

@@ -82,9 +82,18 @@ source:
   known_hosts: /etc/hostname
 CFG
 systemctl restart tend.service
-sleep 4
-rec status-tend-badcfg systemctl status --no-pager --full tend.service
+# Wait for the failed start (the unit then sits in auto-restart for RestartSec=5s).
+for i in $(seq 1 30); do
+    [ "$(systemctl show -p NRestarts --value tend.service)" -ge 1 ] 2>/dev/null && break
+    systemctl is-failed --quiet tend.service && break
+    journalctl -u tend.service -n 3 -o cat --no-pager | grep -q 'no_such_key' && break
+    sleep 1
+done
+rec status-tend-badcfg systemctl status --no-pager --full -n 20 tend.service
 rec journal-tend-badcfg journalctl -u tend.service --no-pager -n 20 -o cat
+rec show-tend-badcfg systemctl show -p ActiveState -p SubState -p NRestarts -p InvocationID \
+    -p InactiveExitTimestampMonotonic -p ExecMainStatus tend.service
+rec journal-tend-badcfg-verbose journalctl -u tend.service --no-pager -n 4 -o verbose
 cp /run/tend.yaml.good "$cfg"
 systemctl restart tend.service
 # Installing the same package again keeps the config and the state.

@@ -183,6 +183,14 @@ check() {
         printf '  PENDING  %s (not built in yet: %s)\n' "$name" "$unresolved"; pending=$((pending + 1))
     else
         printf '  FAIL     %s\n' "$name"; fail=$((fail + 1)); failed_names+=("$name")
+        # what the guest recorded for it
+        local rec=
+        case $1 in has|equals|rc_is) rec=$2 ;; json) rec=status.json ;; esac
+        if [ -n "$rec" ] && [ -f "$r/$rec" ]; then
+            head -15 "$r/$rec" | sed "s/^/           $rec| /"
+        elif [ -n "$rec" ]; then
+            echo "           (the guest recorded no $rec)"
+        fi
     fi
 }
 rc_is() { [ "$(cat "$r/$1.rc" 2>/dev/null)" = "$2" ]; }

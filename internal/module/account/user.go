@@ -67,16 +67,19 @@ func (*User) Run(ctx context.Context, t *module.Task) (module.Result, error) {
 	if err != nil {
 		return module.Failf("%v", err), nil
 	}
-	groups, err := wantGroups(a, d)
+	cur, exists := d.users[name]
+	// Groups must exist — except for a user that check mode would create:
+	// Ansible reports that as a change without looking further (an earlier
+	// task of the same run may create the groups).
+	groups, err := wantGroups(a, d, !exists && t.Check)
 	if err != nil {
 		return module.Failf("%v", err), nil
 	}
-	if a.Has("group") {
+	if a.Has("group") && (exists || !t.Check) {
 		if _, ok := d.group(a.String("group")); !ok {
 			return module.Failf("Group %s does not exist", a.String("group")), nil
 		}
 	}
-	cur, exists := d.users[name]
 	vals := map[string]any{"name": name, "state": a.String("state")}
 	rs := module.Resource{Kind: "user", ID: name}
 	var argv []string
@@ -187,7 +190,7 @@ func makeHome(ctx context.Context, t *module.Task, name, home string) error {
 
 // wantGroups resolves the groups argument: nil when not given, the set of
 // names otherwise (every one must exist).
-func wantGroups(a module.Args, d *db) ([]string, error) {
+func wantGroups(a module.Args, d *db, lenient bool) ([]string, error) {
 	if !a.Has("groups") {
 		return nil, nil
 	}
@@ -199,7 +202,7 @@ func wantGroups(a module.Args, d *db) ([]string, error) {
 			if x == "" || seen[x] {
 				continue
 			}
-			if _, ok := d.group(x); !ok {
+			if _, ok := d.group(x); !ok && !lenient {
 				return nil, fmt.Errorf("Group %s does not exist", x)
 			}
 			seen[x] = true
