@@ -29,7 +29,7 @@ cat >"$work/facts.yml" <<'Y'
     - name: package facts
       package_facts:
 Y
-pkgs=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | awk '$1=="ii"{print "          - " $2}' | head -50)
+pkgs=$(dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | awk '$1=="ii" && n<50 {print "          - " $2; n++}')
 [ "$(printf '%s\n' "$pkgs" | wc -l)" -eq 50 ] || { echo "bench: fewer than 50 installed packages" >&2; exit 1; }
 cat >"$work/apt.yml" <<Y
 - hosts: all

@@ -118,7 +118,11 @@ func cmdPlaybook(args []string) error {
 	}
 	req := f.request(fs.Args())
 	if f.syntaxCheck {
-		if _, err := apply.Load(req.Playbooks); err != nil {
+		load := func() error { _, err := apply.Load(req.Playbooks); return err }
+		if f.backend != "native" {
+			load = func() error { _, err := apply.Preflight(context.Background(), req); return err }
+		}
+		if err := load(); err != nil {
 			return &exitError{code: apply.ExitCode(nil, err), err: err}
 		}
 		fmt.Printf("\nplaybook: %s\n", req.Playbooks[0])

@@ -182,6 +182,10 @@ func LoadInventory(sources []string) (*inventory.Inventory, error) {
 // ExitCode maps a run to ansible-playbook's exit codes: 0 ok, 1 error,
 // 2 a host failed, 4 a host unreachable or the playbook did not parse.
 func ExitCode(rep *report.Report, err error) int {
+	var coded interface{ ExitCode() int }
+	if err != nil && errors.As(err, &coded) && coded.ExitCode() > 0 {
+		return coded.ExitCode() // ansible-playbook's own code (backend ansible)
+	}
 	if err != nil {
 		if errors.Is(err, engine.ErrParse) {
 			return 4

@@ -3,6 +3,7 @@ package playbook
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -39,7 +40,7 @@ func ParseKV(s string, onlyKeys map[string]bool) (map[string]any, error) {
 	last := -1
 	for _, sp := range spans {
 		w := s[sp[0]:sp[1]]
-		k, v, ok := strings.Cut(w, "=")
+		k, v, ok := strings.Cut(decodeEscapes(w), "=")
 		if ok && kvKeyRe.MatchString(k) && (onlyKeys == nil || onlyKeys[k]) {
 			out[k] = unquote(v)
 			continue
@@ -132,4 +133,32 @@ func splitSpans(s string) ([][2]int, error) {
 		words = append(words, [2]int{start, len(s)})
 	}
 	return words, nil
+}
+
+var escapeRe = regexp.MustCompile(`\\U[0-9a-fA-F]{8}|\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\[0-7]{1,3}|\\[\\'"abfnrtv]`)
+
+// decodeEscapes decodes Python escape sequences (\n, \t, \x41, \u00e9, ...)
+// in a k=v word, as Ansible's parse_kv does before splitting at "=".
+func decodeEscapes(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	return escapeRe.ReplaceAllStringFunc(s, func(m string) string {
+		switch m[1] {
+		case 'U', 'u', 'x':
+			n, err := strconv.ParseUint(m[2:], 16, 32)
+			if err != nil {
+				return m
+			}
+			return string(rune(n))
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			n, err := strconv.ParseUint(m[1:], 8, 32)
+			if err != nil {
+				return m
+			}
+			return string(rune(n))
+		}
+		return map[byte]string{'\\': "\\", '\'': "'", '"': "\"", 'a': "\a", 'b': "\b", 'f': "\f",
+			'n': "\n", 'r': "\r", 't': "\t", 'v': "\v"}[m[1]]
+	})
 }

@@ -156,3 +156,17 @@ func TestMissingRoleIsAnError(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestParseKVDecodesEscapes(t *testing.T) {
+	got, err := ParseKV(`dest=/x content="hello\nworld\t\x41"`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["content"] != "hello\nworld\tA" {
+		t.Fatalf("content = %q", got["content"])
+	}
+	raw, _ := ParseKV(`printf 'a\nb' chdir=/tmp`, commandKeys)
+	if raw["_raw_params"] != `printf 'a\nb'` {
+		t.Fatalf("raw params must keep escapes: %q", raw["_raw_params"])
+	}
+}

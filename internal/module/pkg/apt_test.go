@@ -151,6 +151,21 @@ func TestAptLockTimeout(t *testing.T) {
 	}
 }
 
+func TestAptCacheValidTime(t *testing.T) {
+	// a cache younger than cache_valid_time is not updated
+	res := run(t, "apt", map[string]any{"update_cache": true, "cache_valid_time": 1 << 30}, false)
+	want(t, "valid cache", res, false)
+	if res.Values["cache_updated"] != false || res.Values["cache_update_time"].(int64) <= 0 {
+		t.Fatalf("values = %v", res.Values)
+	}
+	// check mode reports the update it would do, and runs nothing
+	res = run(t, "apt", map[string]any{"update_cache": true}, true)
+	want(t, "check update", res, true)
+	if res.Values["cache_updated"] != true {
+		t.Fatalf("values = %v", res.Values)
+	}
+}
+
 func TestAptRejectsBadNames(t *testing.T) {
 	res := run(t, "apt", map[string]any{"name": "--purge"}, true)
 	if !res.Failed || !strings.Contains(res.Msg, "invalid package name") {
