@@ -72,7 +72,8 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Forks: f.forks, Connection: f.connection, RemoteUser: f.user, PrivateKey: f.key,
 		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, Root: f.root, Backend: f.backend,
 		AcceptHostKey: f.acceptHostKey, SSHCommonArgs: f.sshCommonArgs, SSHExtraArgs: f.sshExtraArgs,
-		Timeout: time.Duration(f.timeout) * time.Second,
+		Timeout:   time.Duration(f.timeout) * time.Second,
+		Verbosity: f.verbose,
 	}
 	// -i "a,b" is a host list, not two files: keep commas when the value
 	// is not an existing path.

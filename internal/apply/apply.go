@@ -48,6 +48,8 @@ type Request struct {
 	Log  *slog.Logger
 	// Connect overrides how hosts are reached (push mode, tests).
 	Connect engine.Connector
+	// Verbosity is the -v count.
+	Verbosity int
 	// Backend is native, ansible or auto ("" = native): see backend.go.
 	Backend string
 	// Backup saves a file before a module changes it (agent mode).
@@ -119,7 +121,7 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	}
 	opts := engine.Options{
 		Inventory: inv, Limit: req.Limit, ExtraVars: extra, Check: req.Check, Diff: req.Diff,
-		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log,
+		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log, Verbosity: req.Verbosity,
 		RolesPath: rolesPath(),
 		Facts:     facts.Gather,
 		Decrypt:   dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,

@@ -60,6 +60,11 @@ var actionSpecs = map[string]module.Spec{
 
 func actDebug(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
 	res := report.TaskResult{Status: report.StatusOK, Values: map[string]any{}}
+	if v, ok := t.Args["verbosity"]; ok {
+		if n, err := r.intValue(v, vars); err == nil && n > r.opts.Verbosity {
+			return report.TaskResult{Status: report.StatusSkipped, Values: map[string]any{"skipped_reason": "Verbosity threshold not met."}}
+		}
+	}
 	if v, ok := t.Args["var"]; ok {
 		name := strings.TrimSpace(fmt.Sprint(v))
 		val, err := r.tmpl.Render("{{ "+name+" }}", vars)

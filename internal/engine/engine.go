@@ -52,6 +52,8 @@ type Options struct {
 	Decrypt func(data []byte) ([]byte, error)
 	// StartAtTask etc. could follow; RolesPath adds role search dirs.
 	RolesPath []string
+	// Verbosity is the -v count (debug's verbosity: compares with it).
+	Verbosity int
 	// Become returns the view of a host that acts as another user (play
 	// or task become: / become_user:); nil = become is not supported.
 	Become func(h host.Host, user string) (host.Host, error)
@@ -149,8 +151,13 @@ type hostState struct {
 	unreach  bool
 	ended    bool // meta: end_host
 	notified map[string]bool
-	recap    *report.Recap
-	mu       sync.Mutex
+	// lastFailed* feed ansible_failed_task/_result; rescueVars holds them
+	// while a rescue section runs.
+	lastFailedTask   map[string]any
+	lastFailedResult map[string]any
+	rescueVars       map[string]any
+	recap            *report.Recap
+	mu               sync.Mutex
 }
 
 func (r *Runner) hostFor(ctx context.Context, name, playDir string) (*hostState, error) {
@@ -190,8 +197,9 @@ func (r *Runner) connect(ctx context.Context, hs *hostState, vars map[string]any
 type play struct {
 	p        *playbook.Play
 	pb       *playbook.Playbook
-	hosts    []*hostState // the current serial batch
-	all      []*hostState // every host of the play
+	hosts    []*hostState     // the current serial batch
+	all      []*hostState     // every host of the play
+	roles    []*playbook.Role // roles of the play's roles: section, dependencies first
 	vars     map[string]any
 	handlers []*handler
 	rep      *report.Play
@@ -244,8 +252,9 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 		if err != nil {
 			return err
 		}
-		if !hs.unreach {
-			hs.failed = false
+		// a host that failed or became unreachable in an earlier play is
+		// out of the rest of the playbook, as in Ansible
+		if !hs.unreach && !hs.failed {
 			hs.ended = false
 			all = append(all, hs)
 		}
@@ -259,6 +268,7 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 		return fmt.Errorf("%s: serial: %w", p.Pos, err)
 	}
 	pl.all = all
+	pl.roles = playRoles(p.Roles, map[*playbook.Role]bool{})
 	for _, batch := range batches {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -559,5 +569,20 @@ func sortedKeys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// playRoles lists the roles a play's roles: section brings in, dependencies
+// first, each once.
+func playRoles(refs []*playbook.RoleRef, seen map[*playbook.Role]bool) []*playbook.Role {
+	var out []*playbook.Role
+	for _, ref := range refs {
+		if ref.Role == nil || seen[ref.Role] {
+			continue
+		}
+		seen[ref.Role] = true
+		out = append(out, playRoles(ref.Role.Deps, seen)...)
+		out = append(out, ref.Role)
+	}
 	return out
 }

@@ -141,11 +141,14 @@ func (r *Runner) handlerNames(pl *play, h *handler) []string {
 }
 
 // flushHandlers runs every notified handler, in the order they are defined,
-// on the hosts that notified it.
+// on the hosts that notified it. A name or listen topic notifies every
+// handler that answers to it; a handler notified by another handler during
+// the flush runs if it comes later in the list.
 func (r *Runner) flushHandlers(ctx context.Context, pl *play) {
+	consumed := map[*hostState]map[string]bool{}
 	for _, h := range pl.handlers {
 		if pl.ended {
-			return
+			break
 		}
 		names := r.handlerNames(pl, h)
 		var hosts []*hostState
@@ -160,19 +163,25 @@ func (r *Runner) flushHandlers(ctx context.Context, pl *play) {
 			hs.mu.Unlock()
 			if hit {
 				hosts = append(hosts, hs)
+				if consumed[hs] == nil {
+					consumed[hs] = map[string]bool{}
+				}
+				for _, n := range names {
+					consumed[hs][n] = true
+				}
 			}
 		}
 		if len(hosts) == 0 {
 			continue
 		}
-		for _, hs := range hosts {
-			hs.mu.Lock()
-			for _, n := range names {
-				delete(hs.notified, n)
-			}
-			hs.mu.Unlock()
-		}
 		r.runTask(ctx, pl, h.scope, h.task, hosts)
+	}
+	for hs, names := range consumed {
+		hs.mu.Lock()
+		for n := range names {
+			delete(hs.notified, n)
+		}
+		hs.mu.Unlock()
 	}
 }
 
@@ -256,6 +265,7 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 				}
 			}
 		}
+		var loopItems []report.TaskResult
 		for _, item := range items {
 			ivars := vars
 			extra := map[string]any{}
@@ -327,8 +337,25 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 			if t.LoopKind != "" {
 				res.Item = item
 			}
-			r.record(pl, res)
+			if t.LoopKind != "" {
+				loopItems = append(loopItems, res)
+			} else {
+				r.record(pl, res)
+				if action == "include_role" {
+					hs.recap.OK-- // Ansible does not count include_role in the recap
+				}
+			}
 			jobs = append(jobs, job)
+		}
+		if t.LoopKind != "" && len(loopItems) > 0 {
+			// one result with items, as Ansible reports a looped include
+			agg := report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: t.Name, Action: t.Action, Status: report.StatusOK, Start: time.Now(), Items: loopItems}
+			r.record(pl, agg)
+			if action == "include_role" {
+				hs.recap.OK--
+			} else {
+				hs.recap.OK += len(loopItems) - 1 // each included file counts, as in Ansible
+			}
 		}
 	}
 	for _, j := range jobs {
@@ -341,8 +368,13 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 		// an include's own when and tags do not pass to its tasks
 		if j.role != nil {
 			c.role, c.roleRef, c.dir = j.role.Role, j.role, j.role.Role.Path
-			r.addRoleHandlers(pl, j.role, nil)
-			tasks := r.roleBlock(pl, j.role, &c)
+			r.addRoleHandlers(pl, j.role, &c)
+			// include_role runs the role every time (no dedup), deps first
+			var tasks []*playbook.Task
+			for _, dep := range j.role.Role.Deps {
+				tasks = append(tasks, r.roleBlock(pl, dep, &c)...)
+			}
+			tasks = append(tasks, &playbook.Task{Pos: j.role.Pos, Block: j.role.Role.Tasks, Imported: true, RoleRef: j.role})
 			// the role block re-sets roleRef; run with the include's vars
 			r.runListOn(ctx, pl, &c, tasks, []*hostState{j.hs})
 			continue

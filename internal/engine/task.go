@@ -86,6 +86,10 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 		r.record(pl, res)
 		if res.Status == report.StatusFailed && !res.Ignored {
 			hs.failed = true
+			hs.mu.Lock()
+			hs.lastFailedTask = map[string]any{"name": t.Name, "action": t.Action, "role": res.Role}
+			hs.lastFailedResult = registered(res)
+			hs.mu.Unlock()
 			if b, _ := boolish(firstNonNil(t.AnyErrorsFatal, sc.anyErrorsFatal)); b || pl.p.AnyErrorsFatal {
 				fatal = true
 			}
@@ -182,16 +186,21 @@ func (r *Runner) runBlock(ctx context.Context, pl *play, sc *scope, t *playbook.
 		if len(failed) > 0 {
 			for _, hs := range failed {
 				hs.failed = false
+				// entering rescue: the block's failure counts as rescued,
+				// not failed (a failure in rescue counts again), as Ansible
+				hs.recap.Rescued++
+				if hs.recap.Failed > 0 {
+					hs.recap.Failed--
+				}
+				hs.mu.Lock()
+				hs.rescueVars = map[string]any{"ansible_failed_task": hs.lastFailedTask, "ansible_failed_result": hs.lastFailedResult}
+				hs.mu.Unlock()
 			}
 			r.runListOn(ctx, pl, c, t.Rescue, failed)
 			for _, hs := range failed {
-				if !hs.failed {
-					hs.recap.Rescued++
-					// the failure was rescued: it does not count as failed
-					if hs.recap.Failed > 0 {
-						hs.recap.Failed--
-					}
-				}
+				hs.mu.Lock()
+				hs.rescueVars = nil
+				hs.mu.Unlock()
 			}
 		}
 	}
@@ -374,6 +383,23 @@ func (r *Runner) applyEffects(pl *play, sc *scope, t *playbook.Task, hs *hostSta
 		for k, v := range facts {
 			hs.cached[k] = v
 		}
+	}
+	_, isSetFact := res.Values["_tend_set_fact"]
+	_, isIncludeVars := res.Values["_tend_include_vars"]
+	if facts, ok := res.Values["ansible_facts"].(map[string]any); ok && !isSetFact && !isIncludeVars &&
+		res.Status != report.StatusSkipped && res.Status != report.StatusFailed {
+		// facts a module returns (package_facts, hostname) join the host's
+		if hs.facts == nil {
+			hs.facts = map[string]any{}
+		}
+		merged := make(map[string]any, len(hs.facts)+len(facts))
+		for k, v := range hs.facts {
+			merged[k] = v
+		}
+		for k, v := range facts {
+			merged[k] = v
+		}
+		hs.facts = merged
 	}
 	if facts, ok := res.Values["_tend_include_vars"].(map[string]any); ok {
 		for k, v := range facts {
@@ -571,9 +597,6 @@ func (r *Runner) executeOnce(ctx context.Context, pl *play, sc *scope, t *playbo
 	if b, ok := boolish(firstNonNil(t.Diff, sc.diff)); ok {
 		diff = b && r.opts.Diff
 	}
-	if check != pl.check {
-		vars = template.Vars(merge(vars, map[string]any{"ansible_check_mode": check}))
-	}
 	res := r.action(ctx, pl, sc, t, hs, vars, check, diff)
 	if res.Status == report.StatusUnreachable {
 		return res
@@ -610,9 +633,6 @@ func (r *Runner) executeOnce(ctx context.Context, pl *play, sc *scope, t *playbo
 			res.Values["failed_when_result"] = ok
 			if ok {
 				res.Status = report.StatusFailed
-				if res.Msg == "" {
-					res.Msg = "failed_when condition was true"
-				}
 			} else {
 				res.Status = statusOf(res.Changed)
 			}

@@ -20,6 +20,14 @@ var ansibleVersion = map[string]any{"full": "2.14.18", "major": 2, "minor": 14, 
 func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) template.Vars {
 	v := make(map[string]any, 64)
 	roles := sc.roles()
+	// every role of the play's roles: section exposes its defaults and vars
+	// to the whole play (Ansible's default, private_role_vars off)
+	play := sc.play
+	for _, role := range play.roles {
+		for k, x := range role.Defaults {
+			v[k] = x
+		}
+	}
 	for _, ref := range roles {
 		if ref.Role != nil {
 			for k, x := range ref.Role.Defaults {
@@ -40,9 +48,13 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 	} else {
 		v["ansible_facts"] = map[string]any{}
 	}
-	play := sc.play
 	for k, x := range play.vars {
 		v[k] = x
+	}
+	for _, role := range play.roles {
+		for k, x := range role.Vars {
+			v[k] = x
+		}
 	}
 	for _, ref := range roles {
 		if ref.Role != nil {
@@ -58,6 +70,9 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 		for k, x := range layer {
 			v[k] = x
 		}
+	}
+	for k, x := range hs.rescueVars {
+		v[k] = x
 	}
 	for k, x := range taskVars {
 		v[k] = x
@@ -83,9 +98,9 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 	v["inventory_hostname"] = hs.name
 	short, _, _ := strings.Cut(hs.name, ".")
 	v["inventory_hostname_short"] = short
-	v["groups"] = r.opts.Inventory.Groups()
+	v["groups"] = r.groupsVar()
 	v["group_names"] = r.opts.Inventory.GroupNames(hs.name)
-	v["playbook_dir"] = play.pb.Dir
+	v["playbook_dir"] = play.p.Dir
 	v["ansible_play_hosts"] = r.playHostNames(play, false)
 	v["ansible_play_hosts_all"] = r.playHostNames(play, true)
 	v["ansible_play_batch"] = v["ansible_play_hosts"]
@@ -102,6 +117,15 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 	if _, ok := v["ansible_managed"]; !ok {
 		v["ansible_managed"] = "Ansible managed"
 	}
+	search := []any{}
+	if len(roles) > 0 && roles[len(roles)-1].Role != nil {
+		search = append(search, roles[len(roles)-1].Role.Path)
+	}
+	search = append(search, play.p.Dir)
+	if play.pb.Dir != play.p.Dir {
+		search = append(search, play.pb.Dir)
+	}
+	v["ansible_search_path"] = search
 	if len(roles) > 0 {
 		cur := roles[len(roles)-1]
 		if cur.Role != nil {
@@ -231,4 +255,17 @@ func (h hostvarsView) hostVars(name string) map[string]any {
 	v["inventory_hostname"] = name
 	v["group_names"] = h.r.opts.Inventory.GroupNames(name)
 	return v
+}
+
+// groupsVar is the `groups` magic variable as plain template values.
+func (r *Runner) groupsVar() map[string]any {
+	out := map[string]any{}
+	for g, hosts := range r.opts.Inventory.Groups() {
+		l := make([]any, len(hosts))
+		for i, h := range hosts {
+			l[i] = h
+		}
+		out[g] = l
+	}
+	return out
 }

@@ -51,3 +51,25 @@ func (m *Map) MarshalJSON() ([]byte, error) {
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
+
+// varSearchPaths returns the directories in the ansible_search_path variable
+// (set by the engine per task: the role, then the playbook directory), where
+// lookups and includes look for relative files.
+func (st *state) varSearchPaths() []string {
+	v, ok := st.vars["ansible_search_path"]
+	if !ok {
+		return nil
+	}
+	var out []string
+	switch x := v.(type) {
+	case []string:
+		out = x
+	case []any:
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

@@ -369,7 +369,7 @@ func (e *Engine) parseFile(path string) (*parsed, error) {
 }
 
 // findFile resolves name against dir and the search paths.
-func (e *Engine) findFile(name, dir string) (string, error) {
+func (e *Engine) findFile(name, dir string, extra ...string) (string, error) {
 	if filepath.IsAbs(name) {
 		if _, err := os.Stat(name); err != nil {
 			return "", err
@@ -380,7 +380,7 @@ func (e *Engine) findFile(name, dir string) (string, error) {
 	if dir != "" {
 		cands = append(cands, filepath.Join(dir, name))
 	}
-	for _, p := range e.searchPaths {
+	for _, p := range append(append([]string(nil), e.searchPaths...), extra...) {
 		cands = append(cands, filepath.Join(p, name), filepath.Join(p, "files", name), filepath.Join(p, "templates", name))
 	}
 	for _, c := range cands {

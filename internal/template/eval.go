@@ -274,7 +274,7 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		}
 	case *includeNode:
 		name := toStr(sc.eval(n.x))
-		path, err := sc.st.e.findFile(name, sc.st.dir)
+		path, err := sc.st.e.findFile(name, sc.st.dir, sc.st.varSearchPaths()...)
 		if err != nil {
 			if n.ignoreMissing {
 				return
@@ -297,7 +297,7 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		sc.st.depth--
 	case *importNode:
 		name := toStr(sc.eval(n.x))
-		path, err := sc.st.e.findFile(name, sc.st.dir)
+		path, err := sc.st.e.findFile(name, sc.st.dir, sc.st.varSearchPaths()...)
 		if err != nil {
 			panic(tplError{fmt.Errorf("template not found: %s", name)})
 		}

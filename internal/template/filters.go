@@ -1335,8 +1335,8 @@ func yamlPlain(s string) bool {
 		return false
 	}
 	switch strings.ToLower(s) {
-	case "yes", "no", "on", "off", "y", "n", "true", "false", "null", "~":
-		return false
+	case "yes", "no", "on", "off", "true", "false", "null", "~":
+		return false // PyYAML quotes its YAML 1.1 booleans, but not y/n
 	}
 	if strings.ContainsAny(s, "\n#:") || strings.ContainsAny(s[:1], "!&*-?{}[],|>'\"%@`") {
 		return strings.Contains(s, ":") && !strings.Contains(s, ": ") && !strings.HasSuffix(s, ":") && !strings.ContainsAny(s[:1], "!&*-?{}[],|>'\"%@`#") && !strings.ContainsAny(s, "\n#")

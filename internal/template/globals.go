@@ -121,7 +121,7 @@ func lookup(sc *scope, args []any, kw map[string]any, wantList bool) (result any
 	switch name {
 	case "file", "ansible.builtin.file":
 		for _, t := range terms {
-			p, err := sc.st.e.findFile(t, "")
+			p, err := sc.st.e.findFile(t, "", sc.st.varSearchPaths()...)
 			if err != nil {
 				fail("The 'file' lookup had an issue accessing the file '%s'. file not found, use -vvvvv to see paths searched", t)
 			}
@@ -151,7 +151,7 @@ func lookup(sc *scope, args []any, kw map[string]any, wantList bool) (result any
 		}
 	case "template", "ansible.builtin.template":
 		for _, t := range terms {
-			p, err := sc.st.e.findFile(t, "")
+			p, err := sc.st.e.findFile(t, "", sc.st.varSearchPaths()...)
 			if err != nil {
 				fail("the template file %s could not be found for the lookup", t)
 			}

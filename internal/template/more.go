@@ -104,7 +104,7 @@ func registerMore() {
 				dirs := []string{""}
 				if !filepath.IsAbs(pat) {
 					dirs = nil
-					for _, p := range sc.st.e.searchPaths {
+					for _, p := range append(append([]string(nil), sc.st.e.searchPaths...), sc.st.varSearchPaths()...) {
 						dirs = append(dirs, filepath.Join(p, "files"), p)
 					}
 				}
@@ -169,7 +169,7 @@ func registerMore() {
 					}
 				}
 				for _, c := range cands {
-					if p, err := sc.st.e.findFile(c, ""); err == nil {
+					if p, err := sc.st.e.findFile(c, "", sc.st.varSearchPaths()...); err == nil {
 						abs, _ := filepath.Abs(p)
 						return []any{abs}
 					}

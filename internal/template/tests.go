@@ -139,6 +139,9 @@ func init() {
 		"le": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) <= 0 },
 		"gt": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) > 0 },
 		"ge": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) >= 0 },
+		// Jinja2's long names of the comparison tests
+		"lessthan":    func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) < 0 },
+		"greaterthan": func(_ *scope, in any, args []any, _ map[string]any) bool { return compare(in, args[0]) > 0 },
 		"sameas": func(_ *scope, in any, args []any, _ map[string]any) bool {
 			return sameValue(in, norm(args[0])) && typeName(in) == typeName(args[0])
 		},

@@ -60,7 +60,7 @@ mmdebstrap --variant=minbase --include="$packages" \
 
 cp "$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -n1)" "$tmp/vmlinuz"
 cp "$(ls "$rootfs"/boot/initrd.img-* | sort -V | tail -n1)" "$tmp/initrd"
-mkfs.ext4 -q -L tendroot -d "$rootfs" "$tmp/root.img" 2G
+mkfs.ext4 -q -L tendroot -d "$rootfs" "$tmp/root.img" 2G >&2
 qemu-img convert -O qcow2 "$tmp/root.img" "$tmp/base.qcow2"
 
 # Old images are of no further use.

@@ -107,7 +107,7 @@ CTL
 echo "installed from the data disk" > "$work/testpkg/usr/share/tend-test-pkg/hello.txt"
 dpkg-deb --root-owner-group -b "$work/testpkg" "$data/apt/tend-test-pkg_1.0_all.deb" >/dev/null
 (cd "$data/apt" && apt-ftparchive packages . > Packages && apt-ftparchive release . > Release)
-mkfs.ext4 -q -L TENDDATA -d "$data" "$work/data.img" 128M
+mkfs.ext4 -q -L TENDDATA -d "$data" "$work/data.img" 128M >/dev/null
 mkfs.vfat -C -n TENDOUT "$work/results.img" 16384 >/dev/null
 
 # --- cloud-init seed ------------------------------------------------------------------

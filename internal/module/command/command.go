@@ -215,9 +215,11 @@ func (c *Command) Run(ctx context.Context, t *module.Task) (module.Result, error
 		v["stderr"] = strings.TrimRight(string(res.Stderr), "\r\n")
 	}
 	addLines(v)
+	v["msg"] = "" // Ansible's command module returns an empty msg on success
 	out := module.Result{Changed: true, Values: v}
 	if res.RC != 0 {
 		out.Failed, out.Msg = true, "non-zero return code"
+		v["msg"] = out.Msg
 	}
 	return out, nil
 }

@@ -392,6 +392,13 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 			}
 		}
 	} else if fi, err := followStat(ctx, h, path.Dir(dest)); err != nil || !fi.Exists {
+		if t.Check {
+			// Ansible's copy action reports a file that would be written
+			// as changed in check mode without asking the module, so a
+			// directory an earlier task would create is no failure here.
+			return module.Result{Changed: true, Values: map[string]any{"dest": dest, "checksum": sum},
+				Resources: []module.Resource{{Kind: "file", ID: dest, Differs: []string{"state"}}}}, nil
+		}
 		return module.Result{}, &failure{msg: fmt.Sprintf("Destination directory %s does not exist", path.Dir(dest)), values: map[string]any{"checksum": sum}}
 	}
 	lfi, _ = h.Stat(ctx, dest)

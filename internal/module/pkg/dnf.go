@@ -107,6 +107,9 @@ func (d *DNF) Run(ctx context.Context, t *module.Task) (module.Result, error) {
 	for _, r := range a.Strings("enablerepo") {
 		opts = append(opts, "--enablerepo="+r)
 	}
+	if a.Bool("update_cache") {
+		opts = append(opts, "--refresh")
+	}
 	if !a.Bool("install_weak_deps") {
 		opts = append(opts, "--setopt=install_weak_deps=False")
 	}

@@ -82,8 +82,9 @@ func TestDNFInstallroot(t *testing.T) {
 	want(t, "install again", run(t, "dnf", base(map[string]any{"name": "tendtest-r"}), false), false)
 	want(t, "latest (none newer)", run(t, "yum", base(map[string]any{"name": "tendtest-r", "state": "latest"}), false), false)
 	addRPMs(t, w, "2.0")
-	want(t, "check latest", run(t, "dnf", base(map[string]any{"name": "tendtest-r", "state": "latest"}), true), true)
-	want(t, "latest", run(t, "yum", base(map[string]any{"name": "tendtest-r", "state": "latest"}), false), true)
+	// update_cache (dnf --refresh) makes dnf see the new metadata
+	want(t, "check latest", run(t, "dnf", base(map[string]any{"name": "tendtest-r", "state": "latest", "update_cache": true}), true), true)
+	want(t, "latest", run(t, "yum", base(map[string]any{"name": "tendtest-r", "state": "latest", "update_cache": true}), false), true)
 	if v := rpmQ(root); v != "2.0" {
 		t.Fatalf("after latest %q, want 2.0", v)
 	}
