@@ -97,10 +97,19 @@ func (r *Runner) addRoleHandlers(pl *play, ref *playbook.RoleRef, sc *scope) {
 	if ref.Role == nil || len(ref.Role.Handlers) == 0 {
 		return
 	}
+	found := false
 	for _, h := range pl.handlers {
 		if h.task.Role == ref.Role {
-			return
+			// the role is in the play again: its handlers see the latest
+			// parameters, as in Ansible
+			c := *h.scope
+			c.roleRef = ref
+			h.scope = &c
+			found = true
 		}
+	}
+	if found {
+		return
 	}
 	hs := &scope{play: pl, role: ref.Role, roleRef: ref, dir: ref.Role.Path, handler: true, tags: pl.p.Tags}
 	if sc != nil {

@@ -28,10 +28,17 @@ log() { echo "collect: $(cut -d' ' -f1 /proc/uptime)s $*" | tee -a "$out/collect
 
 log "waiting for tend's first run"
 first_run=false
+sync_failures=0
 for i in $(seq 1 200); do
-    if timeout 20 tend status --config "$cfg" -o json 2>/dev/null | grep -q '"last_run"' && [ -s /var/lib/tend/tend.prom ]; then
+    st=$(timeout 20 tend status --config "$cfg" -o json 2>/dev/null)
+    if grep -q '"last_run"' <<<"$st" && [ -s /var/lib/tend/tend.prom ]; then
         first_run=true
         break
+    fi
+    # A failed first sync is retried only after source.interval (5m): record it now.
+    if grep -q '"result": "failure"' <<<"$st"; then
+        sync_failures=$((sync_failures + 1))
+        [ "$sync_failures" -ge 5 ] && break
     fi
     if [ $((i % 15)) = 0 ]; then   # progress on the console, for a run that hangs
         log "still waiting; tend's journal:"

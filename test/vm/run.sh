@@ -172,7 +172,7 @@ mcopy -s -n -i "$work/results.img" ::/out "$r/" 2>/dev/null ||
     { tail -40 "$work/console.log" | sed 's/^/  console| /'; die "no results on the results disk; console log above"; }
 r=$r/out
 
-pass=0 fail=0 pending=0
+pass=0 fail=0 pending=0 shown=
 failed_names=()
 # check NAME GROUP CONDITION...: GROUP "system" is pending while modules are missing.
 check() {
@@ -186,7 +186,10 @@ check() {
         # what the guest recorded for it
         local rec=
         case $1 in has|equals|rc_is) rec=$2 ;; json) rec=status.json ;; esac
-        if [ -n "$rec" ] && [ -f "$r/$rec" ]; then
+        if [ -n "$rec" ] && [[ " $shown " == *" $rec "* ]]; then
+            echo "           (see $rec above)"
+        elif [ -n "$rec" ] && [ -f "$r/$rec" ]; then
+            shown="$shown $rec"
             head -15 "$r/$rec" | sed "s/^/           $rec| /"
         elif [ -n "$rec" ]; then
             echo "           (the guest recorded no $rec)"
@@ -243,6 +246,10 @@ check "reinstall: agent active again" core equals is-active-tend-after-reinstall
 echo
 echo "timings: total $(($(date +%s) - t0))s, VM $(($(date +%s) - booted))s; guest uptime at tend's first run: $(cat "$r/uptime-first-run" 2>/dev/null || echo ?)s"
 grep -h '^Startup finished' "$r/analyze" 2>/dev/null | sed 's/^/  /' || true
+if grep -q 'exec: \\"git\\": executable file not found' "$r/status.json" 2>/dev/null; then
+    echo "hint: tend fetched the file:// repo by running git, which a minimal Debian host lacks;"
+    echo "      internal/source should serve file:// in-process (go-git transport/server)"
+fi
 echo "result: $pass passed, $fail failed, $pending pending"
 if [ "$fail" -gt 0 ] || [ "${TEND_VM_KEEP:-}" = 1 ]; then
     if [ "$fail" -gt 0 ]; then

@@ -242,9 +242,6 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 	files, last := 0, map[string]any(nil)
 	ensureDir := func(p string) error {
 		dirMode := dirMode
-		if p == root && strings.HasSuffix(src, "/") {
-			dirMode = nil // dest itself is not one of src's directories
-		}
 		if t.Check && absentDirs[path.Dir(p)] {
 			absentDirs[p] = true
 			return nil
@@ -252,6 +249,9 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 		fi, err := followStat(ctx, t.Host, p)
 		if err != nil {
 			return err
+		}
+		if p == root && strings.HasSuffix(src, "/") && fi.Exists {
+			dirMode = nil // an existing dest is not one of src's directories
 		}
 		if fi.Exists && !fi.IsDir() {
 			return failf("%s already exists as a %s", p, stateOf(ctx, t.Host, fi))
