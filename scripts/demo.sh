@@ -31,7 +31,7 @@ backend: native
 drift:
   watch: false
 listen: ""
-textfile: $DEMO_ROOT/state/tend.prom
+textfile: $DEMO_ROOT/tend.prom
 state_dir: $DEMO_ROOT/state
 YAML
 
@@ -45,7 +45,7 @@ echo "==> files tend manages (under $DEMO_ROOT/host)"
 (cd "$DEMO_ROOT/host" && find . -type f | sort | sed 's|^\.||')
 echo
 echo "==> metrics (also served on /metrics by the daemon)"
-grep -E '^tend_(applied_revision_info|reconcile_total|resources|drift_resources|last_success)' "$DEMO_ROOT/state/tend.prom" || true
+grep -E '^tend_(applied_revision_info|reconcile_total|resources|drift_resources|last_success)' "$DEMO_ROOT/tend.prom" || true
 echo
 echo "==> a second run changes nothing (tend plan exits 0 when there is no drift)"
 "$BIN" plan --config "$DEMO_ROOT/tend.yaml" --root "$DEMO_ROOT/host"
