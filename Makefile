@@ -12,7 +12,7 @@ FUZZTIME  ?= 30s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
 .DEFAULT_GOAL := help
-.PHONY: help build deps test test-unit test-corpus demo bench lint package e2e-vm fuzz soak clean
+.PHONY: help build deps test test-unit test-corpus demo bench bench-push lint package e2e-vm fuzz soak clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,8 +39,15 @@ demo: build ## run tend on the example repo (playbooks/, inventory/), writing on
 	mkdir -p $(DEMO_ROOT)
 	BIN=$(BIN) DEMO_ROOT=$(DEMO_ROOT) scripts/demo.sh
 
-bench: build ## tend vs ansible-playbook on a generated 100-task playbook (prints a table)
+bench: build ## tend vs Ansible: 100-task playbook, packages, drift check, the ansible backend's overhead (tables with ratios)
 	TEND_BIN=$(CURDIR)/$(BIN) bench/bench.sh
+	TEND_BIN=$(CURDIR)/$(BIN) bench/system.sh
+	TEND_BIN=$(CURDIR)/$(BIN) bench/drift.sh
+	TEND_BIN=$(CURDIR)/$(BIN) bench/ansible-overhead.sh
+	TEND_BIN=$(CURDIR)/$(BIN) bench/agent.sh
+
+bench-push: build ## push mode: 20 sshd targets, 50 tasks, tend -f 20 vs ansible-playbook -f 20
+	TEND_BIN=$(CURDIR)/$(BIN) bench/push.sh
 
 lint: ## gofmt, go vet, and staticcheck when the Go proxy is reachable
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './vendor/*')); \
