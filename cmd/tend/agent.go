@@ -22,6 +22,9 @@ func init() {
 	register("plan", "what a reconcile would change now (exit 2 when something would)", cmdPlan)
 }
 
+// exConfig is the daemon's exit code for a configuration error.
+const exConfig = 78
+
 func agentLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
@@ -38,6 +41,12 @@ func cmdAgent(args []string) error {
 	log := agentLogger()
 	a, err := agent.New(*cfgPath, version, log)
 	if err != nil {
+		if !*once {
+			// EX_CONFIG (sysexits.h): the unit's RestartPreventExitStatus=78
+			// stops systemd from restarting into the same error, so
+			// `systemctl status tend` keeps showing it.
+			return &exitError{code: exConfig, err: err}
+		}
 		return err
 	}
 	a.Root = *root

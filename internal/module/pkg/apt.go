@@ -202,7 +202,9 @@ func (r *aptRun) updateCache(ctx context.Context) error {
 	}
 	r.values["cache_updated"] = true
 	r.values["cache_update_time"] = ct.Unix()
-	r.res.Changed = true
+	// A cache update alone is a change only when the task has nothing else
+	// to do; with packages, changed says whether packages changed (as
+	// Ansible's apt), so a converged host shows no drift.
 	return nil
 }
 
