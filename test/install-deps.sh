@@ -6,7 +6,7 @@
 # it skip.
 set -euo pipefail
 
-want=(ansible-core ansible openssh-server openssh-client git prometheus lintian rpm rpmlint python3-magic shellcheck systemd cloud-init gnupg python3 time ca-certificates sudo apt-utils dpkg-dev cron dnf createrepo-c xz-utils passwd init-system-helpers e2fsprogs qemu-system-x86 qemu-utils debootstrap cloud-image-utils dosfstools mtools)
+want=(ansible-core ansible openssh-server openssh-client git prometheus lintian rpm rpmlint python3-magic shellcheck systemd cloud-init gnupg python3 time ca-certificates sudo apt-utils dpkg-dev cron dnf createrepo-c xz-utils passwd init-system-helpers e2fsprogs qemu-system-x86 qemu-utils mmdebstrap cloud-image-utils dosfstools mtools)
 
 missing=()
 for p in "${want[@]}"; do
