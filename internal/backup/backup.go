@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tend-project/tend/internal/atomicfile"
+
 	"github.com/tend-project/tend/internal/host"
 )
 
@@ -392,24 +394,5 @@ func (s *Store) Prune(now time.Time) error {
 
 // writeAtomic writes data to p through a temp file and rename, mode 0600.
 func writeAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
+	return atomicfile.Write(p, data, 0o600)
 }

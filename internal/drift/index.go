@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tend-project/tend/internal/atomicfile"
+
 	"github.com/tend-project/tend/internal/report"
 )
 
@@ -380,22 +382,7 @@ func (x *Index) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("save drift index: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".drift-index-*.tmp")
-	if err != nil {
-		return fmt.Errorf("save drift index: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if _, err = f.Write(append(data, '\n')); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, FileName))
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, FileName), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save drift index in %s: %w", dir, err)
 	}
 	return nil

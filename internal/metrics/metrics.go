@@ -13,12 +13,12 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tend-project/tend/internal/atomicfile"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -265,30 +265,11 @@ func (m *Metrics) WriteTextfile(path string) error {
 	return writeAtomic(path, buf.Bytes())
 }
 
+// writeAtomic writes the textfile; the temp name does not end in .prom, so
+// node_exporter never reads a half-written file.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	// not ending in .prom, so node_exporter never reads a half-written file
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("write textfile: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly after the rename
-	err = f.Chmod(0o644)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write textfile %s: %w", path, err)
 	}
 	return nil
 }
