@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -25,7 +26,11 @@ func parseYAML(data []byte, path string) (*yaml.Node, error) {
 	if err != nil {
 		var ye *yamlx.Error
 		if errors.As(err, &ye) {
-			return nil, &Error{Pos: Pos{File: path, Line: ye.Line, Col: ye.Column}, Msg: "YAML syntax error: " + ye.Msg}
+			msg := ye.Msg
+			if !strings.HasPrefix(msg, "YAML syntax error") {
+				msg = "YAML syntax error: " + msg
+			}
+			return nil, &Error{Pos: Pos{File: path, Line: ye.Line, Col: ye.Column}, Msg: msg}
 		}
 		return nil, &Error{Pos: Pos{File: path}, Msg: err.Error()}
 	}
