@@ -53,7 +53,16 @@ func Validate(pb *playbook.Playbook) playbook.Errors {
 			walkRole(ref)
 		}
 	}
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.String() < errs[j].Pos.String() })
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].Pos, errs[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
 	return errs
 }
 
