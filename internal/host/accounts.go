@@ -165,3 +165,29 @@ func atoi(s string) (int, bool) {
 func (a *accounts) useFallback(t *table) bool {
 	return a.fallback != nil && (a.fallbackAlways || !t.stamp.exists)
 }
+
+// Accounts resolves users and groups from a host's /etc/passwd and
+// /etc/group, read through the Host itself and cached until a file changes.
+// Host implementations other than Local (SSH) use it for their lookups.
+type Accounts struct{ a *accounts }
+
+// NewAccounts returns the account cache of h.
+func NewAccounts(h Host) *Accounts {
+	return &Accounts{a: newAccounts(hostFiles{h}, "/etc/passwd", "/etc/group", nil)}
+}
+
+// LookupUser resolves a user name (or a numeric id).
+func (x *Accounts) LookupUser(ctx context.Context, name string) (int, error) {
+	return x.a.lookupUser(ctx, name)
+}
+
+// LookupGroup resolves a group name (or a numeric id).
+func (x *Accounts) LookupGroup(ctx context.Context, name string) (int, error) {
+	return x.a.lookupGroup(ctx, name)
+}
+
+// UserName returns the name of uid, "" when unknown.
+func (x *Accounts) UserName(ctx context.Context, uid int) string { return x.a.userName(ctx, uid) }
+
+// GroupName returns the name of gid, "" when unknown.
+func (x *Accounts) GroupName(ctx context.Context, gid int) string { return x.a.groupName(ctx, gid) }

@@ -98,7 +98,7 @@ type Host struct {
 	shMu sync.Mutex
 	sh   *shell
 
-	accounts accounts
+	accounts *host.Accounts
 }
 
 // conn is what the views of one host (As) share: the SSH connection, SFTP
@@ -158,7 +158,7 @@ func Dial(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, unreachable(cfg.Name, "start the sftp subsystem (the server needs `Subsystem sftp`)", err)
 	}
 	_, h.fsync = h.sftp.HasExtension("fsync@openssh.com")
-	h.accounts.h = h
+	h.accounts = host.NewAccounts(h)
 	return h, nil
 }
 
@@ -265,7 +265,7 @@ func (h *Host) As(user string) *Host {
 	cfg := h.cfg
 	cfg.Become, cfg.BecomeUser = user != "", user
 	v := &Host{cfg: cfg, conn: h.conn}
-	v.accounts.h = v
+	v.accounts = host.NewAccounts(v)
 	h.views[user] = v
 	return v
 }
