@@ -1,7 +1,6 @@
 package account
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -9,31 +8,17 @@ import (
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/module/moduletest"
 )
 
 func run(t *testing.T, name string, raw map[string]any, check bool) module.Result {
 	t.Helper()
-	info, _ := module.Lookup(name)
-	args, err := info.Spec.Validate(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h host.Host = host.NewLocal()
-	if check {
-		h = host.ReadOnly(h)
-	}
-	res, err := info.New().Run(context.Background(), &module.Task{Host: h, Args: args, Check: check, Diff: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return moduletest.Run(t, host.NewLocal(), name, raw, check)
 }
 
 func want(t *testing.T, what string, res module.Result, changed bool) {
 	t.Helper()
-	if res.Failed || res.Changed != changed {
-		t.Fatalf("%s: changed=%v failed=%v (%s), want changed=%v; %+v", what, res.Changed, res.Failed, res.Msg, changed, res.Resources)
-	}
+	moduletest.Want(t, what, res, changed)
 }
 
 func needRoot(t *testing.T) {

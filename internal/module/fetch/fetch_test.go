@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -18,32 +17,17 @@ import (
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/module/moduletest"
 )
 
 func run(t *testing.T, name string, raw map[string]any, check bool) module.Result {
 	t.Helper()
-	info, _ := module.Lookup(name)
-	args, err := info.Spec.Validate(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h host.Host = host.NewLocal()
-	if check {
-		h = host.ReadOnly(h)
-	}
-	res, err := info.New().Run(context.Background(), &module.Task{Host: h, Args: args, Check: check, Diff: true,
-		ReadLocal: os.ReadFile, Find: func(kind, rel string) (string, error) { return rel, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return moduletest.Run(t, host.NewLocal(), name, raw, check)
 }
 
 func want(t *testing.T, what string, res module.Result, changed bool) {
 	t.Helper()
-	if res.Failed || res.Changed != changed {
-		t.Fatalf("%s: changed=%v failed=%v %q, want changed=%v (%+v)", what, res.Changed, res.Failed, res.Msg, changed, res.Values)
-	}
+	moduletest.Want(t, what, res, changed)
 }
 
 func gitCmd(t *testing.T, dir string, args ...string) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/module/moduletest"
 	"github.com/tend-project/tend/internal/testsupport/aptrepo"
 )
 
@@ -16,33 +17,12 @@ import (
 // host, read-only in check mode, as the engine does.
 func run(t *testing.T, name string, raw map[string]any, check bool) module.Result {
 	t.Helper()
-	info, ok := module.Lookup(name)
-	if !ok {
-		t.Fatalf("module %s not registered", name)
-	}
-	args, err := info.Spec.Validate(raw)
-	if err != nil {
-		t.Fatalf("%s %v: %v", name, raw, err)
-	}
-	var h host.Host = host.NewLocal()
-	if check {
-		h = host.ReadOnly(h)
-	}
-	res, err := info.New().Run(context.Background(), &module.Task{Host: h, Args: args, Check: check, Diff: true, Vars: map[string]any{}})
-	if err != nil {
-		t.Fatalf("%s %v: %v", name, raw, err)
-	}
-	return res
+	return moduletest.Run(t, host.NewLocal(), name, raw, check)
 }
 
 func want(t *testing.T, what string, res module.Result, changed bool) {
 	t.Helper()
-	if res.Failed {
-		t.Fatalf("%s: failed: %s %v", what, res.Msg, res.Values["stderr"])
-	}
-	if res.Changed != changed {
-		t.Fatalf("%s: changed=%v, want %v (%+v)", what, res.Changed, changed, res.Resources)
-	}
+	moduletest.Want(t, what, res, changed)
 }
 
 func TestAptLifecycle(t *testing.T) {

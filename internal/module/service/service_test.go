@@ -10,23 +10,12 @@ import (
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/module/moduletest"
 )
 
 func runOn(t *testing.T, h host.Host, name string, raw map[string]any, check bool) module.Result {
 	t.Helper()
-	info, _ := module.Lookup(name)
-	args, err := info.Spec.Validate(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if check {
-		h = host.ReadOnly(h)
-	}
-	res, err := info.New().Run(context.Background(), &module.Task{Host: h, Args: args, Check: check})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return moduletest.Run(t, h, name, raw, check)
 }
 
 // fakeSystemd is a host whose PID 1 is systemd; it records systemctl calls

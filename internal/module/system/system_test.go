@@ -1,7 +1,6 @@
 package system
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,23 +9,12 @@ import (
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/module/moduletest"
 )
 
 func runOn(t *testing.T, h host.Host, name string, raw map[string]any, check bool) module.Result {
 	t.Helper()
-	info, _ := module.Lookup(name)
-	args, err := info.Spec.Validate(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if check {
-		h = host.ReadOnly(h)
-	}
-	res, err := info.New().Run(context.Background(), &module.Task{Host: h, Args: args, Check: check, Diff: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return moduletest.Run(t, h, name, raw, check)
 }
 
 func run(t *testing.T, name string, raw map[string]any, check bool) module.Result {
@@ -36,9 +24,7 @@ func run(t *testing.T, name string, raw map[string]any, check bool) module.Resul
 
 func want(t *testing.T, what string, res module.Result, changed bool) {
 	t.Helper()
-	if res.Failed || res.Changed != changed {
-		t.Fatalf("%s: changed=%v failed=%v %q, want changed=%v", what, res.Changed, res.Failed, res.Msg, changed)
-	}
+	moduletest.Want(t, what, res, changed)
 }
 
 func TestCronRejectsBadTimesBeforeReading(t *testing.T) {
