@@ -67,19 +67,14 @@ func (f *runFlags) add(fs interface {
 
 func (f *runFlags) request(playbooks []string) apply.Request {
 	req := apply.Request{
-		Playbooks: playbooks, Inventories: splitList(f.inventories), Limit: f.limit, ExtraVars: f.extra,
+		// -i values are never split at commas: "a,b" is a host list
+		Playbooks: playbooks, Inventories: f.inventories, Limit: f.limit, ExtraVars: f.extra,
 		Check: f.check, Diff: f.diff, Tags: splitList(f.tags), SkipTags: splitList(f.skipTags),
 		Forks: f.forks, Connection: f.connection, RemoteUser: f.user, PrivateKey: f.key,
 		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, Root: f.root, Backend: f.backend,
 		AcceptHostKey: f.acceptHostKey, SSHCommonArgs: f.sshCommonArgs, SSHExtraArgs: f.sshExtraArgs,
 		Timeout:   time.Duration(f.timeout) * time.Second,
 		Verbosity: f.verbose,
-	}
-	// -i "a,b" is a host list, not two files: keep commas when the value
-	// is not an existing path.
-	req.Inventories = nil
-	for _, i := range f.inventories {
-		req.Inventories = append(req.Inventories, i)
 	}
 	level := slog.LevelWarn
 	if f.verbose > 0 {

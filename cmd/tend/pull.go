@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -66,7 +67,7 @@ func cmdPull(args []string) error {
 		}
 	}
 	if *sleep > 0 {
-		time.Sleep(time.Duration(time.Now().UnixNano()%int64(*sleep+1)) * time.Second)
+		time.Sleep(time.Duration(rand.Int64N(int64(*sleep)+1)) * time.Second)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

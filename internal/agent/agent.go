@@ -241,7 +241,7 @@ func (a *Agent) Cycle(ctx context.Context) error {
 	case st.Pause.Paused:
 		// report drift of what is applied; change nothing
 		runErr = a.checkApplied(ctx, cfg, st, target)
-	case target != st.AppliedRevision || st.Run.Error != "" && st.Run.Revision == target && st.Run.Mode == "apply" && st.Run.Failed == 0:
+	case target != st.AppliedRevision || interruptedApply(st, target):
 		why, err := a.gate(ctx, cfg, st, target, now)
 		switch {
 		case err != nil:
@@ -646,4 +646,11 @@ func (a *Agent) Plan(ctx context.Context) (*Plan, error) {
 		_ = repo.Checkout(ctx, st.AppliedRevision)
 	}
 	return p, nil
+}
+
+// interruptedApply reports whether the last apply of target ended with an
+// error but no failed task (cancelled, or an error before any task ran), so
+// the next cycle applies it again rather than only checking drift.
+func interruptedApply(st *state.State, target string) bool {
+	return st.Run.Error != "" && st.Run.Revision == target && st.Run.Mode == "apply" && st.Run.Failed == 0
 }

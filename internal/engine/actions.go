@@ -285,5 +285,3 @@ func (r *Runner) renderTemplateText(pl *play, sc *scope, t *playbook.Task, text 
 	e := r.tmpl.WithSearchPaths(r.searchDirs(pl, sc, t, "templates"))
 	return e.RenderString(text, vars)
 }
-
-func os_ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -50,7 +50,7 @@ type Options struct {
 	// Decrypt decrypts ansible-vault data (vars files, !vault values); nil
 	// means vault content is an error.
 	Decrypt func(data []byte) ([]byte, error)
-	// StartAtTask etc. could follow; RolesPath adds role search dirs.
+	// RolesPath adds role search dirs (ANSIBLE_ROLES_PATH).
 	RolesPath []string
 	// Verbosity is the -v count (debug's verbosity: compares with it).
 	Verbosity int
@@ -80,6 +80,9 @@ type Runner struct {
 	mu      sync.Mutex
 	loader  *playbook.Loader
 	secrets secretSet // decrypted values, masked in every result
+
+	groupsOnce sync.Once
+	groups     map[string]any // the `groups` magic variable
 }
 
 // New returns a runner.
@@ -301,7 +304,7 @@ func (r *Runner) runBatch(ctx context.Context, pl *play) error {
 	// Handlers: role handlers first, then the play's, as Ansible orders them.
 	var roleBlocks []*playbook.Task
 	for _, ref := range p.Roles {
-		roleBlocks = append(roleBlocks, r.roleBlock(pl, ref, nil)...)
+		roleBlocks = append(roleBlocks, r.roleBlock(pl, ref)...)
 	}
 	for _, h := range p.Handlers {
 		pl.handlers = append(pl.handlers, &handler{task: h, scope: &scope{play: pl, dir: p.Dir, tags: p.Tags, handler: true}})

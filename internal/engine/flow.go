@@ -69,7 +69,7 @@ func (r *Runner) tagsAllow(taskTags []string) bool {
 // roleBlock turns a role reference into blocks: its dependencies first, then
 // its own tasks; a role already run in this play with the same parameters is
 // skipped unless it allows duplicates.
-func (r *Runner) roleBlock(pl *play, ref *playbook.RoleRef, parent *scope) []*playbook.Task {
+func (r *Runner) roleBlock(pl *play, ref *playbook.RoleRef) []*playbook.Task {
 	if ref.Role == nil {
 		return nil
 	}
@@ -80,7 +80,7 @@ func (r *Runner) roleBlock(pl *play, ref *playbook.RoleRef, parent *scope) []*pl
 	pl.roleSeen[key] = true
 	var out []*playbook.Task
 	for _, dep := range ref.Role.Deps {
-		for _, b := range r.roleBlock(pl, dep, parent) {
+		for _, b := range r.roleBlock(pl, dep) {
 			// the parent's tags and conditions apply to its dependencies
 			b.Tags = append(append([]string{}, ref.Tags...), b.Tags...)
 			b.When = append(append([]any{}, ref.When...), b.When...)
@@ -381,7 +381,7 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 			// include_role runs the role every time (no dedup), deps first
 			var tasks []*playbook.Task
 			for _, dep := range j.role.Role.Deps {
-				tasks = append(tasks, r.roleBlock(pl, dep, &c)...)
+				tasks = append(tasks, r.roleBlock(pl, dep)...)
 			}
 			tasks = append(tasks, &playbook.Task{Pos: j.role.Pos, Block: j.role.Role.Tasks, Imported: true, RoleRef: j.role})
 			// the role block re-sets roleRef; run with the include's vars

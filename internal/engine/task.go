@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -151,9 +152,6 @@ func (r *Runner) taskName(pl *play, sc *scope, t *playbook.Task, hs *hostState) 
 	n := t.Name
 	if n == "" {
 		n = t.Action
-		if sh := playbook.ShortName(n); sh != n {
-			n = t.Action
-		}
 	} else if template.IsTemplated(n) {
 		if s, err := r.tmpl.RenderString(n, r.varsFor(hs, sc, t.Vars)); err == nil {
 			n = s
@@ -704,7 +702,7 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 			return r.tmpl.RenderString(text, vars)
 		},
 		Find:      func(kind, rel string) (string, error) { return r.findFile(pl, sc, t, kind, rel) },
-		ReadLocal: os_ReadFile,
+		ReadLocal: os.ReadFile,
 		Vars:      vars,
 		Log:       r.opts.Log.With("host", hs.name, "task", t.Name),
 	}

@@ -257,15 +257,18 @@ func (h hostvarsView) hostVars(name string) map[string]any {
 	return v
 }
 
-// groupsVar is the `groups` magic variable as plain template values.
+// groupsVar is the `groups` magic variable as plain template values, built
+// once per run (the inventory does not change during a run).
 func (r *Runner) groupsVar() map[string]any {
-	out := map[string]any{}
-	for g, hosts := range r.opts.Inventory.Groups() {
-		l := make([]any, len(hosts))
-		for i, h := range hosts {
-			l[i] = h
+	r.groupsOnce.Do(func() {
+		r.groups = map[string]any{}
+		for g, hosts := range r.opts.Inventory.Groups() {
+			l := make([]any, len(hosts))
+			for i, h := range hosts {
+				l[i] = h
+			}
+			r.groups[g] = l
 		}
-		out[g] = l
-	}
-	return out
+	})
+	return r.groups
 }

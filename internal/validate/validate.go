@@ -6,7 +6,6 @@
 package validate
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,5 +188,3 @@ func dedupe(in []string) []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ = errors.New
