@@ -77,8 +77,10 @@ func (c *cache) template(src string, file bool) (*parsed, error) {
 		return p, nil
 	}
 	p, err := parseTemplate(src, !file)
-	if err != nil {
-		return nil, err
+	if err != nil || len(src) > streamLexAbove {
+		// a big template is not kept: the cache key and the tree would
+		// hold its source for the engine's whole life
+		return p, err
 	}
 	c.mu.Lock()
 	if len(c.m) >= cacheMax {
@@ -278,6 +280,7 @@ func (e *Engine) execString(p *parsed, sc *scope) (out string, err error) {
 		}
 	}()
 	var b strings.Builder
+	b.Grow(p.size) // output is usually about as long as the source
 	sc.execNodes(p.nodes, &b)
 	return p.restoreNewlines(b.String()), nil
 }

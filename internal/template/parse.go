@@ -120,6 +120,8 @@ type parsed struct {
 	// drops one, and Ansible's templar adds back what is missing
 	// (preserve_trailing_newlines) for top-level templates, not includes.
 	trailingNL int
+	// size is the source's length, the first guess for the output's
+	size int
 }
 
 // restoreNewlines appends the trailing newlines Jinja2 dropped.
@@ -139,7 +141,7 @@ var lexConfig = func() *config.Config {
 }()
 
 type parser struct {
-	toks []*tokens.Token
+	toks *tokSource
 	pos  int
 	src  string
 	// rawStrings keeps backslashes in string literals inside {{ }} as
@@ -161,6 +163,117 @@ func (e *SyntaxError) Error() string {
 	return "template error while templating string: " + e.Msg
 }
 
+// streamLexAbove is the source size from which a template is lexed by
+// gonja's channel lexer while it is parsed, instead of all at once:
+// LexAll reserves a slab of len(src)/3 tokens up front (64 bytes each, so
+// ~200 MiB for a 10 MiB template) and keeps every token until the parse
+// ends; the stream keeps only a window of them (see tokSource), at the
+// price of a goroutine hand-off per token.
+const streamLexAbove = 1 << 20
+
+// tokSource hands the parser its tokens: a slice for small sources, a
+// window over the lexer's channel for big ones. Whitespace tokens are
+// dropped: gonja emits them only inside tags, where the parser skips them.
+type tokSource struct {
+	buf  []*tokens.Token // tokens base, base+1, ...
+	base int
+	// more yields the next token, nil when there is none; nil for a
+	// slice source
+	more func() *tokens.Token
+	last *tokens.Token // the EOF, once seen
+	stop func()        // lets the lexer goroutine end; nil for slices
+	src  string        // for the line of a lexer error
+}
+
+func newTokSource(src string) (*tokSource, error) {
+	if len(src) > streamLexAbove {
+		return streamTokens(src), nil
+	}
+	toks, err := lexAll(src)
+	if err != nil {
+		return nil, err
+	}
+	return &tokSource{buf: toks, last: toks[len(toks)-1]}, nil
+}
+
+// at returns token i, the EOF past the end. Lexer errors in a stream
+// surface here, as a SyntaxError panic the parser turns into its error.
+func (ts *tokSource) at(i int) *tokens.Token {
+	for i-ts.base >= len(ts.buf) && ts.last == nil {
+		t := ts.more()
+		switch {
+		case t == nil:
+			t = &tokens.Token{Type: tokens.EOF}
+		case t.Type == tokens.Error:
+			panic(lexError(ts.src, t))
+		case t.Type == tokens.Whitespace:
+			continue
+		}
+		if t.Type == tokens.EOF {
+			ts.last = t
+		}
+		ts.buf = append(ts.buf, t)
+	}
+	if i-ts.base >= len(ts.buf) {
+		return ts.last
+	}
+	return ts.buf[i-ts.base]
+}
+
+// release forgets tokens before keep, for a stream: the parser looks back
+// at most one token.
+func (ts *tokSource) release(keep int) {
+	if ts.more == nil || keep-ts.base < 4096 {
+		return
+	}
+	n := copy(ts.buf, ts.buf[keep-ts.base:])
+	clear(ts.buf[n:])
+	ts.buf = ts.buf[:n]
+	ts.base = keep
+}
+
+// streamTokens starts gonja's channel lexer on src. A panic in the lexer
+// goroutine becomes a SyntaxError like in lexAll; stop drains what the
+// lexer still sends so that it can end.
+func streamTokens(src string) *tokSource {
+	l := tokens.NewLexer(src, lexConfig)
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				panicked <- r
+			}
+		}()
+		l.Run()
+	}()
+	ts := &tokSource{src: src}
+	ts.more = func() *tokens.Token {
+		select {
+		case r := <-panicked:
+			panic(&SyntaxError{Msg: fmt.Sprint(r)})
+		case t := <-l.Tokens:
+			return t
+		}
+	}
+	ts.stop = func() {
+		go func() {
+			for range l.Tokens {
+			}
+		}()
+	}
+	return ts
+}
+
+// lexError is gonja's error token as a SyntaxError; gonja sets only the
+// byte offset of its errors, so the line is counted here.
+func lexError(src string, t *tokens.Token) *SyntaxError {
+	line := t.Line
+	if line == 0 && t.Pos > 0 && t.Pos <= len(src) {
+		line = strings.Count(src[:t.Pos], "\n") + 1
+	}
+	return &SyntaxError{Line: line, Msg: t.Val}
+}
+
 func lexAll(src string) (toks []*tokens.Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -174,9 +287,11 @@ func lexAll(src string) (toks []*tokens.Token, err error) {
 			break
 		}
 		if t.Type == tokens.Error {
-			return nil, &SyntaxError{Line: t.Line, Msg: t.Val}
+			return nil, lexError(src, t)
 		}
-		toks = append(toks, t)
+		if t.Type != tokens.Whitespace {
+			toks = append(toks, t)
+		}
 		if t.Type == tokens.EOF {
 			break
 		}
@@ -189,11 +304,14 @@ func lexAll(src string) (toks []*tokens.Token, err error) {
 }
 
 func parseTemplate(src string, rawStrings bool) (p *parsed, err error) {
-	toks, err := lexAll(src)
+	ts, err := newTokSource(src)
 	if err != nil {
 		return nil, err
 	}
-	ps := &parser{toks: toks, src: src, rawStrings: rawStrings && strings.Contains(src, "{{")}
+	if ts.stop != nil {
+		defer ts.stop()
+	}
+	ps := &parser{toks: ts, src: src, rawStrings: rawStrings && strings.Contains(src, "{{")}
 	defer func() {
 		if r := recover(); r != nil {
 			if se, ok := r.(*SyntaxError); ok {
@@ -207,7 +325,7 @@ func parseTemplate(src string, rawStrings bool) (p *parsed, err error) {
 	if end != "" {
 		ps.fail("unexpected '%s'", end)
 	}
-	return &parsed{nodes: nodes, trailingNL: len(src) - len(strings.TrimRight(src, "\n"))}, nil
+	return &parsed{nodes: nodes, trailingNL: len(src) - len(strings.TrimRight(src, "\n")), size: len(src)}, nil
 }
 
 // parseExprString parses a bare expression (when:, that:).
@@ -216,7 +334,7 @@ func parseExprString(src string) (x expr, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ps := &parser{toks: toks, src: src}
+	ps := &parser{toks: &tokSource{buf: toks, last: toks[len(toks)-1]}, src: src}
 	defer func() {
 		if r := recover(); r != nil {
 			if se, ok := r.(*SyntaxError); ok {
@@ -250,29 +368,11 @@ func (p *parser) fail(format string, args ...any) {
 }
 
 func (p *parser) cur() *tokens.Token {
-	for p.pos < len(p.toks) && p.toks[p.pos].Type == tokens.Whitespace {
-		p.pos++
-	}
-	if p.pos >= len(p.toks) {
-		return p.toks[len(p.toks)-1]
-	}
-	return p.toks[p.pos]
+	return p.toks.at(p.pos)
 }
 
 func (p *parser) peekAt(n int) *tokens.Token {
-	i := p.pos
-	for c := 0; ; i++ {
-		if i >= len(p.toks) {
-			return p.toks[len(p.toks)-1]
-		}
-		if p.toks[i].Type == tokens.Whitespace {
-			continue
-		}
-		if c == n {
-			return p.toks[i]
-		}
-		c++
-	}
+	return p.toks.at(p.pos + n)
 }
 
 func (p *parser) next() *tokens.Token {
@@ -328,16 +428,17 @@ func wantsTrimLeft(t *tokens.Token) bool {
 func (p *parser) parseBody() ([]node, string) {
 	var out []node
 	for {
+		p.toks.release(p.pos - 1)
 		t := p.cur()
 		switch t.Type {
 		case tokens.EOF:
 			return out, ""
 		case tokens.Data:
 			s := t.Val
-			if p.pos > 0 && wantsTrimLeft(p.toks[p.pos-1]) {
+			if p.pos > 0 && wantsTrimLeft(p.toks.at(p.pos-1)) {
 				s = strings.TrimLeft(s, " \t\n\r")
 			}
-			if p.pos+1 < len(p.toks) && wantsTrimRight(p.toks[p.pos+1]) {
+			if wantsTrimRight(p.toks.at(p.pos + 1)) {
 				s = strings.TrimRight(s, " \t\n\r")
 			}
 			p.pos++
@@ -345,7 +446,7 @@ func (p *parser) parseBody() ([]node, string) {
 				out = append(out, &textNode{s})
 			}
 		case tokens.CommentBegin:
-			for p.pos < len(p.toks) && p.toks[p.pos].Type != tokens.CommentEnd && p.toks[p.pos].Type != tokens.EOF {
+			for t := p.cur(); t.Type != tokens.CommentEnd && t.Type != tokens.EOF; t = p.cur() {
 				p.pos++
 			}
 			p.expect(tokens.CommentEnd, "end of comment")
