@@ -26,6 +26,7 @@ import (
 
 	"github.com/tend-project/tend/internal/audit"
 	"github.com/tend-project/tend/internal/lock"
+	"github.com/tend-project/tend/internal/testsupport/aptrepo"
 	"github.com/tend-project/tend/internal/testsupport/gitserver"
 )
 
@@ -562,4 +563,62 @@ func TestFaultBadCommit(t *testing.T) {
 		t.Errorf("refusal audited for %q, want %q", e.Revision, bad)
 	}
 	t.Logf("blocked: %s", st.Blocked)
+}
+
+// TestFaultPackageLockHeld: another package manager holds dpkg's frontend
+// lock (apt-get, unattended-upgrades). The agent's apt task waits for
+// lock_timeout, then fails naming the lock: the run fails, is counted and
+// audited, nothing is installed. Once the lock is free the next run
+// installs the package.
+func TestFaultPackageLockHeld(t *testing.T) {
+	aptrepo.Require(t)
+	gitserver.NeedTool(t, "git")
+	aptrepo.New(t, aptrepo.Default)
+	a := newAgentRig(t, "", gitserver.NewBare(t))
+	rev := a.repo.Commit(map[string]string{"local.yml": `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: install tendtest-a
+      apt: {name: tendtest-a, lock_timeout: 2}
+`})
+
+	f, err := os.OpenFile("/var/lib/dpkg/lock-frontend", os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &lk); err != nil {
+		t.Fatal(err)
+	}
+	out := runFail(t, a.once())
+	if !strings.Contains(out, "lock") || !strings.Contains(out, "lock_timeout=2s") {
+		t.Errorf("the error does not name the held lock:\n%s", relTail(out, 2000))
+	}
+	if v := aptrepo.Installed("tendtest-a"); v != "" {
+		t.Errorf("tendtest-a %s was installed while dpkg was locked", v)
+	}
+	st := loadState(t, a.stateDir)
+	if st.LastGoodRevision == rev || st.Run.Error == "" || st.Run.Failed != 1 {
+		t.Errorf("state after the locked run: last good %q, run %+v", st.LastGoodRevision, st.Run)
+	}
+	if v := metricValue(t, a.metrics(), `tend_reconcile_total{result="failure"}`); v != 1 {
+		t.Errorf(`tend_reconcile_total{result="failure"} = %v, want 1`, v)
+	}
+	if e := a.lastAudit(audit.KindRun, ""); e.Result == "success" || e.Revision != rev {
+		t.Errorf("the run's audit line: %+v", e)
+	}
+	t.Logf("error: %s", firstLineWith(out, "lock"))
+
+	lk.Type = syscall.F_UNLCK
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, a.once())
+	if v := aptrepo.Installed("tendtest-a"); v == "" {
+		t.Error("the run after the lock was freed did not install tendtest-a")
+	}
+	if st := loadState(t, a.stateDir); st.LastGoodRevision != rev {
+		t.Errorf("last good revision %q after the lock was freed, want %q", st.LastGoodRevision, rev)
+	}
 }

@@ -55,6 +55,7 @@ type Agent struct {
 	consumed  []string // approvals used in this cycle
 	failures  int
 	alive     time.Time
+	clock     clockWatch // notices wall clock jumps (clock.go)
 	fast      fastDrift // index of managed files and the drift watcher (watch.go)
 }
 
@@ -189,6 +190,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // Guardrails decide whether a new revision is applied now (see gate); a
 // paused host, or one outside its windows, is still checked for drift.
 func (a *Agent) Cycle(ctx context.Context) error {
+	a.checkClock()
 	cfg := a.Config()
 	lk, err := lock.Acquire(cfg.StateDir, 5*time.Minute)
 	if err != nil {

@@ -67,9 +67,8 @@ func (a *Agent) gate(ctx context.Context, cfg *config.Config, st *state.State, r
 		if err != nil {
 			return "", fmt.Errorf("rollout_delay: %w", err)
 		}
-		if age := now.Sub(desc.When); age < delay {
-			a.block(st, rev, metrics.BlockRolloutDelay, fmt.Sprintf("commit is %s old, rollout_delay is %s (applies after %s)",
-				age.Round(time.Second), delay, desc.When.Add(delay).Format(time.RFC3339)))
+		if why := rolloutWait(desc.When, now, a.clock.heldSince(rev), delay); why != "" {
+			a.block(st, rev, metrics.BlockRolloutDelay, why)
 			return metrics.BlockRolloutDelay, nil
 		}
 	}
@@ -107,6 +106,25 @@ func consumeApproval(st *state.State, rev string) {
 	if st.Pending != nil && st.Pending.Revision == rev {
 		st.Pending = nil
 	}
+}
+
+// rolloutWait says why a commit made at committed is still held back by
+// rollout_delay at now, "" when it may go. Its age is by the wall clock,
+// so that every host counts from the same moment; but never less than
+// held, how long this agent has been holding it back by its monotonic
+// clock, so a wall clock set back (or a committer's clock ahead) delays a
+// rollout by at most delay once the commit is here.
+func rolloutWait(committed, now time.Time, held, delay time.Duration) string {
+	age := max(now.Sub(committed), held)
+	if age >= delay {
+		return ""
+	}
+	why := fmt.Sprintf("commit is %s old, rollout_delay is %s (applies after %s)",
+		age.Round(time.Second), delay, now.Add(delay-age).Format(time.RFC3339))
+	if committed.After(now.Add(time.Minute)) {
+		why += fmt.Sprintf("; its commit time %s is ahead of this host's clock", committed.Format(time.RFC3339))
+	}
+	return why
 }
 
 // rolloutDelay is guardrails.rollout_delay, or this host's tend_rollout_delay

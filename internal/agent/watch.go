@@ -166,6 +166,7 @@ func (a *Agent) stopWatch() {
 // repair it. It holds the run lock; when another run holds it, it retries
 // shortly.
 func (a *Agent) fastCheck(ctx context.Context) {
+	a.checkClock()
 	cfg := a.Config()
 	lk, err := lock.Acquire(cfg.StateDir, 0)
 	if err != nil {

@@ -35,6 +35,7 @@ const (
 	KindResume        = "resume"
 	KindRollback      = "rollback"
 	KindApprove       = "approve"
+	KindClock         = "clock" // the wall clock jumped; Result is forward or backward
 )
 
 // DefaultKeep is how many rotated files (audit.jsonl.1 … .N) Open keeps.

@@ -64,13 +64,18 @@ func (x *Index) FullHashDue(every time.Duration, now time.Time) bool {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return every <= 0 || !now.Before(x.FullHash.Add(every))
+	// a last full hash in the future means the wall clock was set back:
+	// hash now rather than wait for the clock to catch up
+	return every <= 0 || !now.Before(x.FullHash.Add(every)) || x.FullHash.After(now)
 }
 
 // NextFullHash is when the periodic full hash falls due.
 func (x *Index) NextFullHash(every time.Duration) time.Time {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if now := time.Now(); x.FullHash.After(now) {
+		return now // see FullHashDue
+	}
 	return x.FullHash.Add(every)
 }
 

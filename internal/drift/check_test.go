@@ -375,4 +375,14 @@ func TestFullHashDue(t *testing.T) {
 	if x.FullHashDue(time.Hour, time.Now()) {
 		t.Fatal("a full check did not move the full-hash time")
 	}
+	// the wall clock set back a day: the last full hash is "in the
+	// future"; waiting for the clock to catch up would skip full hashes
+	// for a day
+	if back := time.Now().Add(-24 * time.Hour); !x.FullHashDue(time.Hour, back) {
+		t.Error("a full hash in the future (clock set back) is not due")
+	}
+	x.FullHash = time.Now().Add(24 * time.Hour)
+	if next := x.NextFullHash(time.Hour); next.After(time.Now()) {
+		t.Errorf("NextFullHash = %v after the clock was set back, want now", next)
+	}
 }

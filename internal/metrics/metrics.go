@@ -79,6 +79,7 @@ type Metrics struct {
 	paused           prometheus.Gauge
 	windowOpen       prometheus.Gauge
 	guardrailBlocks  *prometheus.CounterVec
+	clockJumps       *prometheus.CounterVec
 }
 
 // New makes the metrics, registered on a fresh registry together with the
@@ -131,8 +132,13 @@ func New(version string) *Metrics {
 	m.guardrailBlocks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tend_guardrail_blocks_total", Help: "Runs or revisions refused by a guardrail, by reason.",
 	}, []string{"reason"})
+	m.clockJumps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tend_clock_jumps_total", Help: "Times the wall clock moved apart from the monotonic clock by more than 2 s (plus 0.1% of the time between two looks), by direction.",
+	}, []string{"direction"})
 
 	// Known label values start at 0.
+	m.clockJumps.WithLabelValues("forward")
+	m.clockJumps.WithLabelValues("backward")
 	for _, r := range []string{ResultSuccess, ResultFailure} {
 		m.fetches.WithLabelValues(r)
 		m.reconciles.WithLabelValues(r)
@@ -160,7 +166,7 @@ func New(version string) *Metrics {
 		buildInfo, m.sourceRevision, m.appliedRevision,
 		m.fetches, m.verifyFailures, m.reconciles, m.reconcileSeconds,
 		m.lastReconcile, m.lastSuccess, m.resources, m.changes,
-		m.drift, m.driftSince, m.lastDriftCheck, m.paused, m.windowOpen, m.guardrailBlocks,
+		m.drift, m.driftSince, m.lastDriftCheck, m.paused, m.windowOpen, m.guardrailBlocks, m.clockJumps,
 	)
 	return m
 }
@@ -237,6 +243,9 @@ func (m *Metrics) SetWindowOpen(open bool) { m.windowOpen.Set(boolValue(open)) }
 
 // GuardrailBlock counts one refusal by a guardrail (BlockMaxChanges, …).
 func (m *Metrics) GuardrailBlock(reason string) { m.guardrailBlocks.WithLabelValues(reason).Inc() }
+
+// ClockJump counts a jump of the wall clock, "forward" or "backward".
+func (m *Metrics) ClockJump(direction string) { m.clockJumps.WithLabelValues(direction).Inc() }
 
 // Handler serves the metrics in Prometheus' exposition formats.
 func (m *Metrics) Handler() http.Handler {

@@ -59,6 +59,7 @@ func exercised() *Metrics {
 	m.SetPaused(true)
 	m.SetWindowOpen(false)
 	m.GuardrailBlock(BlockMaxChanges)
+	m.ClockJump("backward")
 	return m
 }
 
@@ -75,7 +76,7 @@ func TestAllDesignMetricsExported(t *testing.T) {
 		"tend_last_success_timestamp_seconds", "tend_resources", "tend_changes_total",
 		"tend_drift_resources", "tend_drift_since_timestamp_seconds",
 		"tend_last_drift_check_timestamp_seconds", "tend_paused", "tend_window_open",
-		"tend_guardrail_blocks_total",
+		"tend_guardrail_blocks_total", "tend_clock_jumps_total",
 		"go_goroutines", "process_cpu_seconds_total",
 	} {
 		if !strings.Contains(body, "\n# TYPE "+name+" ") {
@@ -119,6 +120,10 @@ tend_guardrail_blocks_total{reason="force_push"} 0
 tend_guardrail_blocks_total{reason="max_changes"} 0
 tend_guardrail_blocks_total{reason="rollout_delay"} 0
 tend_guardrail_blocks_total{reason="window"} 0
+# HELP tend_clock_jumps_total Times the wall clock moved apart from the monotonic clock by more than 2 s (plus 0.1% of the time between two looks), by direction.
+# TYPE tend_clock_jumps_total counter
+tend_clock_jumps_total{direction="backward"} 0
+tend_clock_jumps_total{direction="forward"} 0
 # HELP tend_window_open 1 while a change window is open (or none is configured), else 0.
 # TYPE tend_window_open gauge
 tend_window_open 1
@@ -128,7 +133,7 @@ tend_paused 0
 `
 	err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
 		"tend_source_fetch_total", "tend_reconcile_total", "tend_resources", "tend_changes_total",
-		"tend_drift_resources", "tend_guardrail_blocks_total", "tend_window_open", "tend_paused")
+		"tend_drift_resources", "tend_guardrail_blocks_total", "tend_clock_jumps_total", "tend_window_open", "tend_paused")
 	if err != nil {
 		t.Error(err)
 	}

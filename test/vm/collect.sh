@@ -74,6 +74,29 @@ rec hello-whoami cat /run/tend-vm-hello/whoami
 rec plan tend plan --config "$cfg"
 log "main results recorded"
 
+# --- the wall clock jumps ------------------------------------------------------------
+# Set a day ahead, then two days back (an operator's date -s, an NTP step, a resumed
+# VM). After each, a managed file is edited: the agent notices the jump (log, audit,
+# tend_clock_jumps_total) and its drift watcher still repairs the file at once.
+clock_jump() {   # NAME DATE-ARG
+    local name=$1 i
+    date -s "$2" > /dev/null
+    echo "# edited by the VM test" >> /etc/tend-vm/motd
+    for i in $(seq 1 40); do
+        grep -q 'edited by the VM test' /etc/tend-vm/motd || break
+        sleep 0.5
+    done
+    rec "clock-$name-motd" cat /etc/tend-vm/motd
+    rec "clock-$name-metrics" http /metrics
+}
+clock_jump forward '+1 day'
+clock_jump backward '-2 days'
+date -s '+1 day' > /dev/null
+rec clock-audit grep '"kind":"clock"' /var/lib/tend/audit.jsonl
+rec clock-journal bash -c "journalctl -u tend.service --no-pager -o cat | grep 'clock jump'"
+rec clock-healthz http /healthz
+log "clock jumps done"
+
 # --- bad input and package life cycle ------------------------------------------------
 # tend init never replaces a config it did not write without --force.
 cksum "$cfg" > "$out/cfg-cksum-before"

@@ -234,6 +234,16 @@ check "apt: its file is on disk" system equals test-pkg-file "installed from the
 check "systemd: tend-vm-hello.service active" system equals is-active-hello active
 check "systemd: tend-vm-hello.service enabled" system equals is-enabled-hello enabled
 check "systemd: the service runs as the user the playbook made" system equals hello-whoami tendvm
+echo " the wall clock jumps a day ahead, then two days back:"
+check "forward: an edited managed file is repaired" core cmp "$r/files/motd" "$r/clock-forward-motd"
+check "forward: tend_clock_jumps_total{direction=\"forward\"} 1" core has clock-forward-metrics '^tend_clock_jumps_total\{direction="forward"\} 1$'
+check "backward: an edited managed file is repaired" core cmp "$r/files/motd" "$r/clock-backward-motd"
+check "backward: tend_clock_jumps_total{direction=\"backward\"} 1" core has clock-backward-metrics '^tend_clock_jumps_total\{direction="backward"\} 1$'
+check "forward: the backward count is still 0" core has clock-forward-metrics '^tend_clock_jumps_total\{direction="backward"\} 0$'
+check "audit: a clock line for the forward jump" core has clock-audit '"result":"forward"'
+check "audit: a clock line for the backward jump" core has clock-audit '"result":"backward"'
+check "journal: the jump is logged" core has clock-journal 'clock jump.*direction=forward'
+check "/healthz still answers 200" core has clock-healthz '^HTTP/1\.[01] 200'
 echo " bad input and package life cycle:"
 check "tend init refuses to replace the config (exit 1)" core rc_is init-refuse 1
 check "tend init: a missing key file is refused, naming the key" core has init-missing-key "source.ssh_key.*no_such_key: no such file"
