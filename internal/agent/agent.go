@@ -56,7 +56,7 @@ type Agent struct {
 	failures  int
 	alive     time.Time
 	clock     clockWatch // notices wall clock jumps (clock.go)
-	fast      fastDrift // index of managed files and the drift watcher (watch.go)
+	fast      fastDrift  // index of managed files and the drift watcher (watch.go)
 }
 
 // New loads the config (an error names the bad key) and prepares state_dir.
