@@ -335,6 +335,55 @@ func TestFaultGitServer(t *testing.T) {
 	})
 }
 
+// TestFaultGitServerSSH: the same faults over git's SSH transport, OpenSSH's
+// sshd behind the proxy: the connection refused, and dropped in the middle
+// of the pack; then the server comes back.
+func TestFaultGitServerSSH(t *testing.T) {
+	gitserver.NeedTool(t, "git")
+	repo := gitserver.NewBare(t)
+	srv := gitserver.StartSSH(t)
+	p := newFaultProxy(t, srv.Addr)
+	url := "ssh://" + srv.User + "@" + p.addr() + repo.Bare
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	_, port, _ := net.SplitHostPort(p.addr())
+	if err := os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%s %s\n", port, srv.HostPublicKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := newAgentRig(t, url, repo)
+	a.writeConfig(url, fmt.Sprintf("  ssh_key: %q\n  known_hosts: %q\n", srv.ClientKey, known), "")
+	rev0 := a.commit(0)
+	mustRun(t, a.once())
+	a.checkFiles("first run", 0, false)
+
+	t.Run("refused", func(t *testing.T) {
+		a.t = t
+		a.commit(1)
+		p.set("gone")
+		out := runFail(t, a.once())
+		a.wantSyncFailure(out, rev0, 0, "connection", "eof", "refused", "reset", "handshake")
+	})
+	t.Run("dropped mid-pack", func(t *testing.T) {
+		a.t = t
+		p.set("cut")
+		before := p.cutDone.Load()
+		out := runFail(t, a.once())
+		if p.cutDone.Load() == before {
+			t.Fatalf("the proxy never cut the connection (less than %d bytes sent?)", p.cutAt)
+		}
+		a.wantSyncFailure(out, rev0, 0, "eof", "unexpected", "reset", "pack", "connection")
+	})
+	t.Run("recovered", func(t *testing.T) {
+		a.t = t
+		p.set("pass")
+		rev := a.commit(1)
+		mustRun(t, a.once())
+		a.checkFiles("after the server came back", 1, false)
+		if st := loadState(t, a.stateDir); st.AppliedRevision != rev || st.Sync.Result != "success" {
+			t.Fatalf("after recovery: applied %q sync %+v, want %q", st.AppliedRevision, st.Sync, rev)
+		}
+	})
+}
+
 // TestFaultLocalRepoRemoved: the repo (a local path) disappears. The agent
 // refuses to start with an error naming source.url and the path; the host
 // and state stay as they were.
