@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -102,4 +103,30 @@ func waitGoroutines(t *testing.T, want int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// FuzzTemplateStreamed parses each input twice, lexed all at once and
+// streamed through the token window (streamLexAbove forced to 0): both
+// must fail, or both give the same tree.
+func FuzzTemplateStreamed(f *testing.F) {
+	f.Add(bigPiece)
+	for _, s := range []string{
+		"{{ a }}{#- c -#} {{ b }}", "{% if x -%}\n a \n{%- endif %}", "{# unterminated", "{{ 'x }}",
+		"{% for i in xs %}{{ loop.index }}{% else %}none{% endfor %}", "{%- raw -%} {{ x }} {%- endraw -%}",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		whole, errWhole := parseTemplate(s, false)
+		saved := streamLexAbove
+		streamLexAbove = 0
+		streamed, errStreamed := parseTemplate(s, false)
+		streamLexAbove = saved
+		if (errWhole == nil) != (errStreamed == nil) {
+			t.Fatalf("lexed whole: %v; streamed: %v", errWhole, errStreamed)
+		}
+		if errWhole == nil && !reflect.DeepEqual(whole, streamed) {
+			t.Fatalf("the trees differ:\nwhole    %#v\nstreamed %#v", whole.nodes, streamed.nodes)
+		}
+	})
 }

@@ -169,7 +169,7 @@ func (e *SyntaxError) Error() string {
 // ~200 MiB for a 10 MiB template) and keeps every token until the parse
 // ends; the stream keeps only a window of them (see tokSource), at the
 // price of a goroutine hand-off per token.
-const streamLexAbove = 1 << 20
+var streamLexAbove = 1 << 20 // a var for FuzzTemplateStreamed
 
 // tokSource hands the parser its tokens: a slice for small sources, a
 // window over the lexer's channel for big ones. Whitespace tokens are
