@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -74,6 +75,12 @@ func driftPlaybook(host string) string {
 // newDriftAgent commits the playbook to a fresh repo and writes the config.
 func newDriftAgent(t *testing.T, bin string, remediate bool) *driftAgent {
 	t.Helper()
+	return newDriftAgentWith(t, bin, remediate, driftPlaybook)
+}
+
+// newDriftAgentWith is newDriftAgent with the playbook made by play.
+func newDriftAgentWith(t *testing.T, bin string, remediate bool, play func(host string) string) *driftAgent {
+	t.Helper()
 	gitserver.NeedTool(t, "git")
 	d := &driftAgent{t: t, bin: bin, dir: t.TempDir(), addr: freeAddr(t)}
 	d.host = filepath.Join(d.dir, "host")
@@ -81,7 +88,7 @@ func newDriftAgent(t *testing.T, bin string, remediate bool) *driftAgent {
 		t.Fatal(err)
 	}
 	repo := gitserver.NewBare(t)
-	repo.Commit(map[string]string{"local.yml": driftPlaybook(d.host)})
+	repo.Commit(map[string]string{"local.yml": play(d.host)})
 	d.textfile = filepath.Join(d.dir, "tend.prom")
 	d.cfg = filepath.Join(d.dir, "tend.yaml")
 	d.writeConfig(repo.URL(), remediate)
@@ -379,6 +386,81 @@ func TestDriftWatchRemediates(t *testing.T) {
 	})
 	if b, _ := os.ReadFile(conf); string(b) != "listen = 2\n" {
 		t.Errorf("paused host was remediated: %q", b)
+	}
+}
+
+// TestDriftEditDuringApply: a managed file edited while the run that wrote
+// it is still going (here: a later task sleeps) is not taken for the new
+// baseline: the index records what tend wrote, and the edit is repaired as
+// soon as the run ends.
+func TestDriftEditDuringApply(t *testing.T) {
+	d := newDriftAgentWith(t, tendBinary(t), true, func(host string) string {
+		return driftPlaybook(host) + "    - name: a slow task after the writes\n      command: sleep 3\n      changed_when: false\n"
+	})
+	d.cmd = exec.Command(d.bin, "agent", "--config", d.cfg)
+	d.cmd.Stdout, d.cmd.Stderr = &d.logs, &d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.stop)
+	conf := d.path("app.conf")
+	d.waitFor("app.conf written by the first run", 30*time.Second, func() bool {
+		b, err := os.ReadFile(conf)
+		return err == nil && string(b) == "listen = 8080\n"
+	})
+	if d.metric(`tend_reconcile_total{result="success"}`) > 0 {
+		t.Fatal("the run ended before the edit: the sleep task did not hold it")
+	}
+	if err := os.WriteFile(conf, []byte("listen = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.waitFor("the first run's end", 30*time.Second, func() bool {
+		return d.metric(`tend_reconcile_total{result="success"}`) >= 1
+	})
+	end := time.Now()
+	d.waitFor("the edit made during the run repaired", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(conf)
+		return string(b) == "listen = 8080\n"
+	})
+	t.Logf("end of run to repaired file: %s", time.Since(end).Round(time.Millisecond))
+	if !strings.Contains(d.audit(), "file:"+conf) {
+		t.Errorf("audit.jsonl lacks the drift line for %s:\n%s", conf, d.audit())
+	}
+}
+
+// TestDriftRepairsPaced: a file something else keeps rewriting right after
+// each repair (another config tool) is repaired a few times at once, then
+// with growing pauses, not in a tight loop.
+func TestDriftRepairsPaced(t *testing.T) {
+	d := newDriftAgent(t, tendBinary(t), true)
+	d.start()
+	conf := d.path("app.conf")
+	stop := make(chan struct{})
+	var fights atomic.Int64
+	go func() { // the other tool: puts its version back whenever tend repairs
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if b, _ := os.ReadFile(conf); string(b) != "listen = 1\n" {
+				_ = os.WriteFile(conf, []byte("listen = 1\n"), 0o644)
+				fights.Add(1)
+			}
+		}
+	}()
+	time.Sleep(8 * time.Second)
+	close(stop)
+	repairs := d.metric(`tend_changes_total{reason="corrective"}`)
+	t.Logf("in 8 s against a tool rewriting the file within 20 ms: %v corrective changes, %d rewrites by the other tool", repairs, fights.Load())
+	// unpaced, every ~100 ms cycle would repair: ~80; paced: 3 free, then
+	// after 1, 2, 4 s: about 7 (17 were measured unpaced)
+	if repairs < 1 || repairs > 10 {
+		t.Errorf("%v corrective changes in 8 s, want a few (paced), at least 1", repairs)
+	}
+	if !strings.Contains(d.logs.String(), "repairs are now paced") {
+		t.Errorf("the agent did not say it paces repairs")
 	}
 }
 

@@ -466,10 +466,12 @@ func (a *Agent) apply(ctx context.Context, cfg *config.Config, st *state.State, 
 		bmu.Unlock()
 		return brun.Save(ctx, h, path)
 	}
+	var journal writeJournal
+	req.Wrote = journal.wrote
 	start := time.Now()
 	rep, runErr := apply.Run(ctx, req)
 	d := time.Since(start)
-	a.indexRun(cfg, rep) // drift index of the managed files (watch.go)
+	a.indexRun(cfg, rep, journal.snapshot()) // drift index of the managed files (watch.go)
 	manifest, berr := brun.Finish(ctx, bhost)
 	if berr != nil {
 		a.log.Warn("backup store", "err", berr)
@@ -550,7 +552,7 @@ func (a *Agent) drift(ctx context.Context, cfg *config.Config, st *state.State, 
 		return runErr
 	}
 	res := DriftOf(rep)
-	a.indexRun(cfg, rep) // drift index: re-baseline what did not drift (watch.go)
+	a.indexRun(cfg, rep, nil) // drift index: re-baseline what did not drift (watch.go)
 	counts := map[string]int{}
 	for _, r := range res {
 		counts[r.Kind]++

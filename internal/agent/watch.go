@@ -2,8 +2,12 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +34,45 @@ type fastDrift struct {
 	done     chan struct{}
 	sig      chan struct{}
 	failures string // the last check's failures, to audit each set once
+
+	// lastRepair and streak pace corrective applies (repairDelay)
+	lastRepair time.Time
+	streak     int
+}
+
+// Repairs that follow each other closer than repairQuiet make a streak;
+// after the first freeRepairs of a streak, each waits twice as long as the
+// one before, up to maxRepairDelay: another tool fighting tend over a
+// file, or a playbook that changes its own files with a command, must not
+// make the agent apply in a tight loop.
+const (
+	repairQuiet    = 30 * time.Second
+	freeRepairs    = 3
+	maxRepairDelay = 5 * time.Minute
+)
+
+// repairDelay is how long a corrective apply must still wait (0 = now).
+func (f *fastDrift) repairDelay() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lastRepair.IsZero() || f.streak < freeRepairs {
+		return 0
+	}
+	d := min(time.Second<<min(f.streak-freeRepairs, 16), maxRepairDelay)
+	return max(d-time.Since(f.lastRepair), 0)
+}
+
+// repaired records a corrective apply; it returns the streak's length.
+func (f *fastDrift) repaired() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.lastRepair.IsZero() && time.Since(f.lastRepair) < repairQuiet {
+		f.streak++
+	} else {
+		f.streak = 0
+	}
+	f.lastRepair = time.Now()
+	return f.streak
 }
 
 // signal is the channel Run selects on: a debounced file event, or a retry.
@@ -69,16 +112,27 @@ func (a *Agent) loadIndex(cfg *config.Config) *drift.Index {
 
 // indexRun records the files a run managed, so the fast check and the
 // watcher follow them. After an apply every managed file is recorded as it
-// is now; after a check-mode run, a file the check says would change keeps
-// its old entry (it has drifted), and the others are recorded as they are.
-func (a *Agent) indexRun(cfg *config.Config, rep *report.Report) {
+// is now — or, for a file whose content tend wrote (wrote: path → sha256)
+// and someone changed before the run ended, as tend wrote it, and the fast
+// check looks at once. After a check-mode run, a file the check says would
+// change keeps its old entry (it has drifted), and the others are recorded
+// as they are.
+func (a *Agent) indexRun(cfg *config.Config, rep *report.Report, wrote map[string]string) {
 	if rep == nil {
 		return
 	}
 	prev := a.loadIndex(cfg)
-	x, fails := drift.Build(a.Root, drift.Targets(rep), prev, time.Now())
+	targets := drift.Targets(rep)
+	for i := range targets {
+		targets[i].Wrote = wrote[targets[i].Path]
+	}
+	x, fails := drift.Build(a.Root, targets, prev, time.Now())
 	for _, f := range fails {
 		a.log.Warn("drift index: path not indexed", "path", f.Path, "reason", f.Reason)
+	}
+	if len(x.Unsettled) > 0 {
+		a.log.Info("changed during the run after tend wrote them", "paths", x.Unsettled)
+		a.fast.poke()
 	}
 	if err := x.Save(cfg.StateDir); err != nil {
 		a.log.Warn("drift index", "err", err)
@@ -90,6 +144,33 @@ func (a *Agent) indexRun(cfg *config.Config, rep *report.Report) {
 	if w != nil {
 		w.Set(x.Paths())
 	}
+}
+
+// writeJournal collects, during an apply, the sha256 of what tend last
+// wrote to each path (apply.Request.Wrote).
+type writeJournal struct {
+	mu   sync.Mutex
+	sums map[string]string
+}
+
+func (j *writeJournal) wrote(path string, data []byte) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.sums == nil {
+		j.sums = map[string]string{}
+	}
+	if data == nil {
+		delete(j.sums, filepath.Clean(path))
+		return
+	}
+	sum := sha256.Sum256(data)
+	j.sums[filepath.Clean(path)] = hex.EncodeToString(sum[:])
+}
+
+func (j *writeJournal) snapshot() map[string]string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return maps.Clone(j.sums)
 }
 
 // syncWatch starts or stops the watcher to match drift.watch (the config
@@ -249,6 +330,15 @@ func (a *Agent) fastCheck(ctx context.Context) {
 			a.log.Info("drift not remediated", "why", why)
 		}
 		return
+	}
+	if wait := a.fast.repairDelay(); wait > 0 {
+		a.log.Warn("drift came back right after the last repairs; waiting before the next",
+			"wait", wait.Round(time.Millisecond), "hint", "another tool managing the same files, or a task changing a file tend writes?")
+		time.AfterFunc(wait, a.fast.poke)
+		return
+	}
+	if n := a.fast.repaired(); n == freeRepairs {
+		a.log.Warn("drift keeps coming back right after each repair; repairs are now paced", "repairs", n+1)
 	}
 	if err := a.apply(ctx, cfg, st, st.AppliedRevision, "corrective"); err != nil {
 		a.log.Warn("corrective apply failed", "err", err)

@@ -57,6 +57,10 @@ type Request struct {
 	// Confine refuses files read from outside this directory (agent mode:
 	// the repo checkout).
 	Confine string
+	// Wrote hears of every file written on the local host (agent mode: the
+	// drift index records what tend wrote, not what is on disk when the
+	// run ends); see host.Observed.
+	Wrote func(path string, data []byte)
 
 	// Push mode over SSH (connect.go). AcceptHostKey records an unknown
 	// host key on first use (--accept-host-key); a changed key is always

@@ -29,6 +29,7 @@ func NewConnector(req Request) (engine.Connector, func()) {
 	if req.Root != "" {
 		local = host.Rooted(local, req.Root)
 	}
+	local = host.Observed(local, req.Wrote)
 	pool := &sshPool{req: req, conns: map[string]*sshConn{}}
 	connect := func(ctx context.Context, name string, vars map[string]any) (host.Host, error) {
 		conn := req.Connection

@@ -2,6 +2,8 @@ package drift
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
@@ -385,4 +387,33 @@ func TestFullHashDue(t *testing.T) {
 	if next := x.NextFullHash(time.Hour); next.After(time.Now()) {
 		t.Errorf("NextFullHash = %v after the clock was set back, want now", next)
 	}
+}
+
+// TestBuildWrote: a file changed after tend wrote it in the run is indexed
+// as tend wrote it and listed as unsettled, so the next check reports it;
+// a file that still holds what tend wrote is indexed as it is.
+func TestBuildWrote(t *testing.T) {
+	dir := t.TempDir()
+	edited, kept := filepath.Join(dir, "edited"), filepath.Join(dir, "kept")
+	for p, c := range map[string]string{edited: "edited by hand\n", kept: "as written\n"} {
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+	x, fails := Build("", []Target{
+		{Path: edited, Content: true, Wrote: sum("as written\n")},
+		{Path: kept, Content: true, Wrote: sum("as written\n")},
+	}, nil, time.Now())
+	if len(fails) > 0 {
+		t.Fatalf("build: %v", fails)
+	}
+	if len(x.Unsettled) != 1 || x.Unsettled[0] != edited {
+		t.Fatalf("unsettled = %v, want [%s]", x.Unsettled, edited)
+	}
+	if e := x.Lookup(edited); e == nil || e.SHA256 != sum("as written\n") {
+		t.Fatalf("the edited file's entry %+v does not hold what tend wrote", e)
+	}
+	res := x.Check(context.Background(), false)
+	onlyDrift(t, res, edited, DiffContent)
 }

@@ -69,6 +69,11 @@ type Target struct {
 	// Keep is true when a check-mode run said the path would change: it has
 	// drifted, so the index keeps the old baseline instead of recording it.
 	Keep bool
+	// Wrote is the sha256 (hex) of the content tend last wrote to the path
+	// in the run, "" when it wrote none. When the file holds something else
+	// by the time the index is built, someone changed it during the run:
+	// the index records what tend wrote, so the change is drift.
+	Wrote string
 }
 
 // Failure is a path the index or a check could not look at, with the reason.
@@ -87,6 +92,9 @@ type Index struct {
 	Time     time.Time `json:"time"`                    // when it was built
 	FullHash time.Time `json:"full_hash_time,omitzero"` // last time every content was hashed
 	Entries  []*Entry  `json:"entries"`                 // sorted by path
+	// Unsettled are the paths Build found changed after tend wrote them
+	// in the run (see Target.Wrote): drift to look at now.
+	Unsettled []string `json:"-"`
 
 	mu     sync.Mutex
 	byPath map[string]*Entry
@@ -168,6 +176,10 @@ func Build(root string, targets []Target, prev *Index, now time.Time) (*Index, [
 		entries[i], errs[i] = x.record(todo[i])
 	})
 	for i, e := range entries {
+		if errors.Is(errs[i], errUnsettled) {
+			x.Unsettled = append(x.Unsettled, e.Path)
+			errs[i] = nil
+		}
 		if errs[i] != nil {
 			fails = append(fails, Failure{Path: todo[i].Path, Reason: errs[i].Error()})
 			continue
@@ -206,10 +218,21 @@ func (x *Index) record(t Target) (*Entry, error) {
 			}
 			e.SHA256 = sum
 			e.fill(st2) // the stat of what was hashed
+			if t.Wrote != "" && sum != t.Wrote {
+				// changed since tend wrote it: keep tend's content as
+				// the baseline, and a stat no file has, so the next
+				// check hashes it and reports the difference
+				e.SHA256, e.Mtime = t.Wrote, 0
+				return e, errUnsettled
+			}
 		}
 	}
 	return e, nil
 }
+
+// errUnsettled marks an entry record made from tend's write rather than
+// from the file (Target.Wrote).
+var errUnsettled = errors.New("changed after tend wrote it")
 
 // fill copies a stat into the entry.
 func (e *Entry) fill(st *syscall.Stat_t) {
