@@ -227,16 +227,18 @@ func TestVaultInterop(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
 	gwrite(t, pw, "interop-pass\n")
+	pw2 := filepath.Join(dir, "pw-prod") // a second identity: prod
+	gwrite(t, pw2, "prod-pass\n")
 	inline, _, _ := grun(t, dir, "ansible-vault", "encrypt_string", "--vault-password-file", pw, "--name", "token", "from-ansible")
 	gwrite(t, filepath.Join(dir, "inline.yml"), inline)
 	gwrite(t, filepath.Join(dir, "ours.yml"), "db_pass: from-tend\n")
-	if _, e, code := grun(t, dir, bin, "vault", "encrypt", "--vault-id", "prod@"+pw, "ours.yml"); code != 0 {
+	if _, e, code := grun(t, dir, bin, "vault", "encrypt", "--vault-id", "prod@"+pw2, "ours.yml"); code != 0 {
 		t.Fatalf("tend vault encrypt: %s", e)
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "ours.yml")); !strings.HasPrefix(string(data), "$ANSIBLE_VAULT;1.2;AES256;prod\n") {
 		t.Fatalf("tend vault encrypt wrote %q", data)
 	}
-	if o, e, code := grun(t, dir, "ansible-vault", "view", "--vault-id", "prod@"+pw, "ours.yml"); code != 0 || o != "db_pass: from-tend\n" {
+	if o, e, code := grun(t, dir, "ansible-vault", "view", "--vault-id", "prod@"+pw2, "ours.yml"); code != 0 || o != "db_pass: from-tend\n" {
 		t.Fatalf("ansible-vault view of tend's file: %q %s", o, e)
 	}
 	for _, tool := range []string{"ansible", "tend"} {
@@ -244,10 +246,12 @@ func TestVaultInterop(t *testing.T) {
 		gwrite(t, filepath.Join(dir, "pb-"+tool+".yml"), fmt.Sprintf("- hosts: localhost\n  gather_facts: false\n  vars_files: [inline.yml, ours.yml]\n  tasks:\n    - copy:\n        dest: %s\n        content: \"{{ token }} {{ db_pass }}\\n\"\n", out))
 		var o, e string
 		var code int
+		// the same flags for both: two identities, one by file, one by id
+		args := []string{"-i", "localhost,", "-c", "local", "--vault-password-file", pw, "--vault-id", "prod@" + pw2, "pb-" + tool + ".yml"}
 		if tool == "ansible" {
-			o, e, code = grun(t, dir, "ansible-playbook", "-i", "localhost,", "-c", "local", "--vault-id", "prod@"+pw, "pb-ansible.yml")
+			o, e, code = grun(t, dir, "ansible-playbook", args...)
 		} else {
-			o, e, code = grun(t, dir, bin, "playbook", "-i", "localhost,", "-c", "local", "--vault-password-file", pw, "pb-tend.yml")
+			o, e, code = grun(t, dir, bin, append([]string{"playbook"}, args...)...)
 		}
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s\n%s", tool, code, o, e)

@@ -23,6 +23,7 @@ func init() {
 // runFlags are the ansible-playbook flags shared by playbook and pull.
 type runFlags struct {
 	inventories, extra, tags, skipTags []string
+	vaultIDs                           []string
 	limit, connection, user, key       string
 	becomeUser, vaultFile, backend     string
 	output, root                       string
@@ -54,6 +55,7 @@ func (f *runFlags) add(fs interface {
 	fs.BoolVarP(&f.become, "become", "b", false, "run operations with become (sudo)")
 	fs.StringVarP(&f.becomeUser, "become-user", "", "", "become this user (default root)")
 	fs.StringVarP(&f.vaultFile, "vault-password-file", "", "", "file with the vault password")
+	fs.StringArrayVarP(&f.vaultIDs, "vault-id", "", nil, "vault identity ID@FILE (repeatable)")
 	fs.StringVarP(&f.backend, "backend", "", "native", "native, ansible or auto")
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVarP(&f.syntaxCheck, "syntax-check", "", false, "parse and validate the playbook, run nothing")
@@ -71,7 +73,7 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Playbooks: playbooks, Inventories: f.inventories, Limit: f.limit, ExtraVars: f.extra,
 		Check: f.check, Diff: f.diff, Tags: splitList(f.tags), SkipTags: splitList(f.skipTags),
 		Forks: f.forks, Connection: f.connection, RemoteUser: f.user, PrivateKey: f.key,
-		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, Root: f.root, Backend: f.backend,
+		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, VaultIDs: f.vaultIDs, Root: f.root, Backend: f.backend,
 		AcceptHostKey: f.acceptHostKey, SSHCommonArgs: f.sshCommonArgs, SSHExtraArgs: f.sshExtraArgs,
 		Timeout:   time.Duration(f.timeout) * time.Second,
 		Verbosity: f.verbose,

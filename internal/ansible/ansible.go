@@ -52,6 +52,7 @@ type Options struct {
 	Become            bool
 	BecomeUser        string
 	VaultPasswordFile string
+	VaultIDs          []string // ID@FILE
 	// Env is added to tend's environment (KEY=VALUE).
 	Env []string
 	// Needs names what needs Ansible, for the error when it is missing.
@@ -156,6 +157,9 @@ func (o *Options) Args() []string {
 	}
 	if o.VaultPasswordFile != "" {
 		a = append(a, "--vault-password-file", o.VaultPasswordFile)
+	}
+	for _, id := range o.VaultIDs {
+		a = append(a, "--vault-id", id)
 	}
 	return append(a, o.Playbooks...)
 }
@@ -405,6 +409,9 @@ func SyntaxCheck(ctx context.Context, o Options) error {
 	}
 	if o.VaultPasswordFile != "" {
 		args = append(args, "--vault-password-file", o.VaultPasswordFile)
+	}
+	for _, id := range o.VaultIDs {
+		args = append(args, "--vault-id", id)
 	}
 	for _, e := range o.ExtraVars {
 		args = append(args, "-e", e)

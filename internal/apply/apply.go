@@ -39,8 +39,10 @@ type Request struct {
 	PrivateKey  string
 	Become      bool
 	BecomeUser  string
-	// VaultPasswordFile decrypts vault content.
+	// VaultPasswordFile (the default id) and VaultIDs (ID@FILE, as
+	// ansible-playbook's --vault-id) decrypt vault content.
 	VaultPasswordFile string
+	VaultIDs          []string
 	// Root maps every path on the local host under this directory and
 	// refuses commands (--root, for demos and tests).
 	Root string

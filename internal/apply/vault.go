@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/tend-project/tend/internal/inventory"
@@ -16,12 +15,16 @@ import (
 // vault password was given. The password file is read (or run, when it is
 // executable) once, here, so a wrong path fails before anything runs.
 func decrypter(req Request) (func(data []byte) ([]byte, error), error) {
-	if req.VaultPasswordFile == "" {
+	if req.VaultPasswordFile == "" && len(req.VaultIDs) == 0 {
 		return nil, nil
 	}
-	secrets, err := vault.LoadSecrets(context.Background(), []string{req.VaultPasswordFile}, nil)
+	var files []string
+	if req.VaultPasswordFile != "" {
+		files = []string{req.VaultPasswordFile}
+	}
+	secrets, err := vault.LoadSecrets(context.Background(), files, req.VaultIDs)
 	if err != nil {
-		return nil, fmt.Errorf("--vault-password-file: %w", err)
+		return nil, err
 	}
 	return func(data []byte) ([]byte, error) {
 		plain, _, err := vault.Decrypt(data, secrets)
