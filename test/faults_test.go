@@ -254,23 +254,8 @@ func TestFaultGitServer(t *testing.T) {
 	mustRun(t, a.once())
 	a.checkFiles("first run", 0, false)
 
-	t.Run("gone", func(t *testing.T) {
-		a.t = t
-		a.commit(1)
-		p.set("gone")
-		out := runFail(t, a.once())
-		a.wantSyncFailure(out, rev0, 0, "connection", "eof", "refused", "reset")
-	})
-	t.Run("truncated pack", func(t *testing.T) {
-		a.t = t
-		p.set("cut")
-		before := p.cutDone.Load()
-		out := runFail(t, a.once())
-		if p.cutDone.Load() == before {
-			t.Fatalf("the proxy never cut a reply (the pack is smaller than %d bytes?)", p.cutAt)
-		}
-		a.wantSyncFailure(out, rev0, 0, "eof", "unexpected", "reset", "pack", "connection")
-	})
+	t.Run("gone", func(t *testing.T) { a.serverGone(t, p, rev0) })
+	t.Run("truncated pack", func(t *testing.T) { a.serverCut(t, p, rev0) })
 	t.Run("slow", func(t *testing.T) {
 		a.t = t
 		p.set("slow")
@@ -355,23 +340,8 @@ func TestFaultGitServerSSH(t *testing.T) {
 	mustRun(t, a.once())
 	a.checkFiles("first run", 0, false)
 
-	t.Run("refused", func(t *testing.T) {
-		a.t = t
-		a.commit(1)
-		p.set("gone")
-		out := runFail(t, a.once())
-		a.wantSyncFailure(out, rev0, 0, "connection", "eof", "refused", "reset", "handshake")
-	})
-	t.Run("dropped mid-pack", func(t *testing.T) {
-		a.t = t
-		p.set("cut")
-		before := p.cutDone.Load()
-		out := runFail(t, a.once())
-		if p.cutDone.Load() == before {
-			t.Fatalf("the proxy never cut the connection (less than %d bytes sent?)", p.cutAt)
-		}
-		a.wantSyncFailure(out, rev0, 0, "eof", "unexpected", "reset", "pack", "connection")
-	})
+	t.Run("refused", func(t *testing.T) { a.serverGone(t, p, rev0) })
+	t.Run("dropped mid-pack", func(t *testing.T) { a.serverCut(t, p, rev0) })
 	t.Run("recovered", func(t *testing.T) {
 		a.t = t
 		p.set("pass")
@@ -382,6 +352,29 @@ func TestFaultGitServerSSH(t *testing.T) {
 			t.Fatalf("after recovery: applied %q sync %+v, want %q", st.AppliedRevision, st.Sync, rev)
 		}
 	})
+}
+
+// serverGone: the proxy refuses connections; the fetch fails, the host
+// stays at applied.
+func (a *agentRig) serverGone(t *testing.T, p *faultProxy, applied string) {
+	a.t = t
+	a.commit(1)
+	p.set("gone")
+	out := runFail(t, a.once())
+	a.wantSyncFailure(out, applied, 0, "connection", "eof", "refused", "reset", "handshake")
+}
+
+// serverCut: the proxy drops the connection in the middle of the reply
+// (the pack); the fetch fails, the host stays at applied.
+func (a *agentRig) serverCut(t *testing.T, p *faultProxy, applied string) {
+	a.t = t
+	p.set("cut")
+	before := p.cutDone.Load()
+	out := runFail(t, a.once())
+	if p.cutDone.Load() == before {
+		t.Fatalf("the proxy never cut a reply (less than %d bytes sent?)", p.cutAt)
+	}
+	a.wantSyncFailure(out, applied, 0, "eof", "unexpected", "reset", "pack", "connection")
 }
 
 // TestFaultLocalRepoRemoved: the repo (a local path) disappears. The agent
