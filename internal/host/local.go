@@ -123,7 +123,7 @@ func (l *Local) WriteFile(ctx context.Context, path string, data []byte, opts Wr
 	} else if opts.Mode == 0 {
 		mode = 0644
 	}
-	prefix := tempPrefix(path)
+	prefix := TempPrefix(path)
 	sweepTemps(dir, prefix)
 	tmp, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
@@ -445,14 +445,21 @@ func (osUserFallback) groupName(gid int) (string, bool) {
 	return "", false
 }
 
-// tempPrefix names the temporary files of an atomic write of path after the
-// target, so temps left by a killed run can be found and swept.
-func tempPrefix(path string) string {
+// TempPrefix names the temporary files of an atomic write of path after the
+// file, so that a crash leftover says what it was for; the write appends
+// decimal digits (IsTemp).
+func TempPrefix(path string) string {
 	base := filepath.Base(path)
 	if len(base) > 100 {
 		base = base[:100]
 	}
 	return ".tend-tmp-" + base + "-"
+}
+
+// IsTemp reports whether the directory entry name is a temporary file of an
+// atomic write whose names start with prefix (TempPrefix).
+func IsTemp(name, prefix string) bool {
+	return strings.HasPrefix(name, prefix) && len(name) > len(prefix) && strings.Trim(name[len(prefix):], "0123456789") == ""
 }
 
 // sweepTemps removes temporaries of earlier writes of the same file that a
@@ -464,9 +471,8 @@ func sweepTemps(dir, prefix string) {
 		return
 	}
 	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, prefix) && len(name) > len(prefix) && strings.Trim(name[len(prefix):], "0123456789") == "" {
-			os.Remove(filepath.Join(dir, name))
+		if IsTemp(e.Name(), prefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
 }

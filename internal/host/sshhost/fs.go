@@ -3,6 +3,7 @@ package sshhost
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -189,6 +190,30 @@ func (h *Host) ReadDir(ctx context.Context, p string) ([]host.FileInfo, error) {
 	return list, nil
 }
 
+// tempName is the temporary file of an atomic write of p, named as
+// host.Local names its own (host.TempPrefix + digits), so that either
+// sweeps the other's leftovers.
+func tempName(p string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return path.Join(path.Dir(p), host.TempPrefix(p)+strconv.FormatUint(binary.BigEndian.Uint64(b), 10))
+}
+
+// sweepTemps removes what writes of p cut short (a dropped connection, a
+// killed tend) left next to it: they cannot clean up after themselves.
+func (h *Host) sweepTemps(p string) {
+	entries, err := h.sftp.ReadDir(path.Dir(p))
+	if err != nil {
+		return
+	}
+	prefix := host.TempPrefix(p)
+	for _, e := range entries {
+		if host.IsTemp(e.Name(), prefix) {
+			_ = h.sftp.Remove(path.Join(path.Dir(p), e.Name()))
+		}
+	}
+}
+
 func randomName(prefix string) string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -226,7 +251,8 @@ func (h *Host) WriteFile(ctx context.Context, p string, data []byte, opts host.W
 			mode = 0644
 		}
 	}
-	tmp := path.Join(path.Dir(p), randomName(".tend-tmp-"))
+	h.sweepTemps(p)
+	tmp := tempName(p)
 	f, err := h.sftp.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return h.wrap(op, err)
@@ -306,12 +332,14 @@ func (h *Host) writeBecome(ctx context.Context, p string, data []byte, opts host
 	} else if opts.Mode == 0 {
 		mode = 0644
 	}
-	tmp := path.Join(path.Dir(p), randomName(".tend-tmp-"))
+	tmp := tempName(p)
 	stage, err := h.stage(data)
 	if err != nil {
 		return err
 	}
 	steps := []string{
+		// leftovers of writes cut short (see sweepTemps)
+		"rm -f -- " + word(path.Join(path.Dir(p), host.TempPrefix(p))) + "[0-9]*",
 		"(umask 077; set -C; cat -- " + quote(stage) + " > " + word(tmp) + "); rc=$?; rm -f -- " + quote(stage) + "; [ $rc = 0 ]",
 		"sync -- " + word(tmp),
 	}

@@ -1,12 +1,15 @@
 package sshhost_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -340,6 +343,124 @@ func BenchmarkOps(b *testing.B) {
 				if err := ops[name](); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// cutProxy forwards TCP to target and resets both sides once the client
+// has sent more than limit bytes: a connection dropped in the middle of a
+// transfer.
+func cutProxy(t *testing.T, target string, limit int64) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					c.Close()
+					return
+				}
+				go func() { _, _ = io.Copy(c, s); c.Close() }()
+				buf := make([]byte, 32<<10)
+				var sent int64
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if sent += int64(n); sent > limit {
+							_ = c.(*net.TCPConn).SetLinger(0)
+							_ = s.(*net.TCPConn).SetLinger(0)
+							c.Close()
+							s.Close()
+							return
+						}
+						if _, werr := s.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				c.Close()
+				s.Close()
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestConnectionDroppedMidWrite: the connection dies while an 8 MiB file is
+// on its way. The write fails as unreachable, the file keeps its old
+// content in full, and the next write over a new connection sweeps the
+// temporary file the cut-short write left next to it. Both as the login
+// user (SFTP) and under become (the shell).
+func TestConnectionDroppedMidWrite(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
+	for _, become := range []bool{false, true} {
+		t.Run(fmt.Sprintf("become=%v", become), func(t *testing.T) {
+			f := start(t, "root")
+			cfg := f.config("root")
+			cfg.Become = become
+			addr := cutProxy(t, net.JoinHostPort(f.srv.Host, strconv.Itoa(f.srv.Port)), 2<<20)
+			phost, port, _ := net.SplitHostPort(addr)
+			known := filepath.Join(t.TempDir(), "known_hosts")
+			line, err := os.ReadFile(f.knownHosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields := strings.Fields(string(line))
+			if err := os.WriteFile(known, []byte(fmt.Sprintf("[%s]:%s %s %s\n", phost, port, fields[1], fields[2])), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			viaProxy := cfg
+			viaProxy.Host, viaProxy.KnownHostsFiles = phost, []string{known}
+			viaProxy.Port, _ = strconv.Atoi(port)
+			h := dial(t, viaProxy)
+			dir := remoteDir(t, h)
+			a := filepath.Join(dir, "a")
+			if err := h.WriteFile(ctx, a, []byte("one\n"), host.WriteOptions{UID: -1, GID: -1}); err != nil {
+				t.Fatal(err)
+			}
+			err = h.WriteFile(ctx, a, big, host.WriteOptions{UID: -1, GID: -1})
+			if !isUnreachable(err) {
+				t.Fatalf("an 8 MiB write through a connection cut after 2 MiB: err = %v, want unreachable", err)
+			}
+			if b, _ := os.ReadFile(a); string(b) != "one\n" {
+				t.Fatalf("after the dropped write the file holds %d bytes, want the old content", len(b))
+			}
+			left, _ := os.ReadDir(dir)
+			t.Logf("left next to the file by the cut-short write: %d entries besides it", len(left)-1)
+			if !become && len(left) < 2 {
+				t.Fatal("no temporary file was left: the cut came too late to test the sweep")
+			}
+			h2 := dial(t, cfg)
+			if err := h2.WriteFile(ctx, a, []byte("two\n"), host.WriteOptions{UID: -1, GID: -1}); err != nil {
+				t.Fatal(err)
+			}
+			entries, _ := os.ReadDir(dir)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if len(names) != 1 || names[0] != "a" {
+				t.Errorf("directory after the next write: %v, want only a", names)
+			}
+			if b, _ := os.ReadFile(a); string(b) != "two\n" {
+				t.Errorf("a = %q", b)
 			}
 		})
 	}
