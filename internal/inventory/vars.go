@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tend-project/tend/internal/playbook"
+	"github.com/tend-project/tend/internal/template"
 	"github.com/tend-project/tend/internal/yamlx"
 )
 
@@ -99,6 +103,13 @@ func (inv *Inventory) HostVars(hostName, playbookDir string) (map[string]any, er
 
 func deepCopy(v any) any {
 	switch x := v.(type) {
+	case *template.Map:
+		m := template.NewMap()
+		for _, k := range x.Keys() {
+			e, _ := x.Get(k)
+			m.Set(k, deepCopy(e))
+		}
+		return m
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
@@ -237,6 +248,9 @@ func (inv *Inventory) decodeVars(path string, data []byte) (map[string]any, erro
 	case nil:
 		return nil, nil
 	case map[string]any:
+		for k, e := range x { // nested dicts keep the file's key order, as in Ansible
+			x[k] = playbook.Ordered(valueNode(root, k), e)
+		}
 		return x, nil
 	case string:
 		if x == "" {
@@ -278,6 +292,25 @@ func fixNumbers(v any) any {
 	case []any:
 		for i, e := range x {
 			x[i] = fixNumbers(e)
+		}
+	}
+	return v
+}
+
+// valueNode is the value node of key in the mapping root (a document or a
+// mapping node), nil when there is none.
+func valueNode(root *yaml.Node, key string) *yaml.Node {
+	n := yamlx.Resolve(root)
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = yamlx.Resolve(n.Content[0])
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var v *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v = n.Content[i+1] // the last one wins, as in the decoded map
 		}
 	}
 	return v

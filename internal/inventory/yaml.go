@@ -5,6 +5,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tend-project/tend/internal/playbook"
 	"github.com/tend-project/tend/internal/yamlx"
 )
 
@@ -151,7 +152,7 @@ func (inv *Inventory) yamlGroup(d *yamlx.Decoder, key, value *yaml.Node, path st
 				if err != nil {
 					return "", err
 				}
-				if err := g.setVar(vp.Name, val); err != nil {
+				if err := g.setVar(vp.Name, playbook.Ordered(vp.Value, val)); err != nil {
 					return "", d.Errorf(vp.Value, "%v", err)
 				}
 			}
@@ -218,7 +219,7 @@ func (inv *Inventory) yamlHost(d *yamlx.Decoder, hp yamlx.Pair, groupName, path 
 			if err != nil {
 				return err
 			}
-			h.vars[vp.Name] = val
+			h.vars[vp.Name] = playbook.Ordered(vp.Value, val)
 		}
 	}
 	return nil

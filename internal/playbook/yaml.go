@@ -74,6 +74,11 @@ func DecodeBytes(data []byte, path string) (any, error) {
 	return Decode(n)
 }
 
+// Ordered is v, decoded from node n, with the mappings nested in it as
+// *template.Map in n's key order (a top-level mapping stays a map): for
+// values decoded elsewhere, such as inventory variables.
+func Ordered(n *yaml.Node, v any) any { return ordered(n, v, false) }
+
 // ordered rebuilds the mappings inside v in the key order of node n.
 func ordered(n *yaml.Node, v any, top bool) any {
 	for n != nil && n.Kind == yaml.AliasNode {
