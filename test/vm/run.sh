@@ -234,7 +234,7 @@ check "apt: its file is on disk" system equals test-pkg-file "installed from the
 check "systemd: tend-vm-hello.service active" system equals is-active-hello active
 check "systemd: tend-vm-hello.service enabled" system equals is-enabled-hello enabled
 check "systemd: the service runs as the user the playbook made" system equals hello-whoami tendvm
-echo " the wall clock jumps a day ahead, then two days back:"
+echo " the wall clock jumps a day ahead, then back a day:"
 check "forward: an edited managed file is repaired" core cmp "$r/files/motd" "$r/clock-forward-motd"
 check "forward: tend_clock_jumps_total{direction=\"forward\"} 1" core has clock-forward-metrics '^tend_clock_jumps_total\{direction="forward"\} 1$'
 check "backward: an edited managed file is repaired" core cmp "$r/files/motd" "$r/clock-backward-motd"
