@@ -35,9 +35,11 @@ type fastDrift struct {
 	sig      chan struct{}
 	failures string // the last check's failures, to audit each set once
 
-	// lastRepair and streak pace corrective applies (repairDelay)
+	// lastRepair and streak pace corrective applies (repairDelay);
+	// waiting is set while a paced repair is scheduled
 	lastRepair time.Time
 	streak     int
+	waiting    bool
 }
 
 // Repairs that follow each other closer than repairQuiet make a streak;
@@ -51,27 +53,44 @@ const (
 	maxRepairDelay = 5 * time.Minute
 )
 
-// repairDelay is how long a corrective apply must still wait (0 = now).
-func (f *fastDrift) repairDelay() time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.lastRepair.IsZero() || f.streak < freeRepairs {
+// pause is how long the next repair waits after the last one, when the
+// streak holds n+1 repairs.
+func pause(n int) time.Duration {
+	if n+1 < freeRepairs {
 		return 0
 	}
-	d := min(time.Second<<min(f.streak-freeRepairs, 16), maxRepairDelay)
-	return max(d-time.Since(f.lastRepair), 0)
+	return min(time.Second<<min(n+1-freeRepairs, 16), maxRepairDelay)
 }
 
-// repaired records a corrective apply; it returns the streak's length.
+// repairDelay is how long a corrective apply must still wait (0 = now),
+// and whether that wait is news (no repair is scheduled yet): the caller
+// then schedules one and says so, once.
+func (f *fastDrift) repairDelay() (wait time.Duration, news bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lastRepair.IsZero() {
+		return 0, false
+	}
+	wait = max(pause(f.streak)-time.Since(f.lastRepair), 0)
+	if wait > 0 && !f.waiting {
+		f.waiting, news = true, true
+	}
+	return wait, news
+}
+
+// repaired records a corrective apply; it returns the streak's length. A
+// repair continues the streak when it comes within repairQuiet of the
+// moment the pause allowed it.
 func (f *fastDrift) repaired() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.lastRepair.IsZero() && time.Since(f.lastRepair) < repairQuiet {
+	if !f.lastRepair.IsZero() && time.Since(f.lastRepair) < pause(f.streak)+repairQuiet {
 		f.streak++
 	} else {
 		f.streak = 0
 	}
 	f.lastRepair = time.Now()
+	f.waiting = false
 	return f.streak
 }
 
@@ -331,15 +350,21 @@ func (a *Agent) fastCheck(ctx context.Context) {
 		}
 		return
 	}
-	if wait := a.fast.repairDelay(); wait > 0 {
-		a.log.Warn("drift came back right after the last repairs; waiting before the next",
-			"wait", wait.Round(time.Millisecond), "hint", "another tool managing the same files, or a task changing a file tend writes?")
-		time.AfterFunc(wait, a.fast.poke)
+	if wait, news := a.fast.repairDelay(); wait > 0 {
+		if news {
+			a.log.Warn("drift keeps coming back right after each repair; repairs are now paced",
+				"next_repair_in", wait.Round(time.Millisecond),
+				"hint", "another tool managing the same files, or a task changing a file tend writes?")
+			time.AfterFunc(wait, func() {
+				a.fast.mu.Lock()
+				a.fast.waiting = false
+				a.fast.mu.Unlock()
+				a.fast.poke()
+			})
+		}
 		return
 	}
-	if n := a.fast.repaired(); n == freeRepairs {
-		a.log.Warn("drift keeps coming back right after each repair; repairs are now paced", "repairs", n+1)
-	}
+	a.fast.repaired()
 	if err := a.apply(ctx, cfg, st, st.AppliedRevision, "corrective"); err != nil {
 		a.log.Warn("corrective apply failed", "err", err)
 	}

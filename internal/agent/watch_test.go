@@ -142,3 +142,33 @@ func TestFullHashTimer(t *testing.T) {
 		t.Fatal("timer with full_hash_interval 0")
 	}
 }
+
+// TestRepairPacing: three repairs in a row go at once, then the pauses
+// double up to maxRepairDelay, and a quiet spell ends the streak.
+func TestRepairPacing(t *testing.T) {
+	var f fastDrift
+	var waits []time.Duration
+	for range 14 {
+		// drift comes back at once: the delay asked now is the whole pause
+		wait, _ := f.repairDelay()
+		waits = append(waits, wait.Round(time.Second))
+		f.repaired()
+	}
+	want := []time.Duration{0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300}
+	for i := range want {
+		want[i] *= time.Second
+	}
+	if !slices.Equal(waits, want) {
+		t.Errorf("pauses = %v, want %v", waits, want)
+	}
+	if _, news := f.repairDelay(); !news {
+		t.Error("the first repairDelay during a pause is not news")
+	}
+	if _, news := f.repairDelay(); news {
+		t.Error("a second repairDelay during the same pause is news again")
+	}
+	f.lastRepair = time.Now().Add(-(maxRepairDelay + repairQuiet + time.Second))
+	if f.repaired(); f.streak != 0 {
+		t.Errorf("streak = %d after a quiet spell, want 0", f.streak)
+	}
+}
