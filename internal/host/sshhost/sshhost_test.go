@@ -208,8 +208,9 @@ func TestServerKilled(t *testing.T) {
 	}
 }
 
-// slowProxy forwards TCP to target, delaying every chunk by delay.
-func slowProxy(t *testing.T, target string, delay time.Duration) string {
+// proxy listens on 127.0.0.1 and, for each connection, dials target and
+// hands both ends to pipe, which closes them.
+func proxy(t *testing.T, target string, pipe func(client, server net.Conn)) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -225,18 +226,26 @@ func slowProxy(t *testing.T, target string, delay time.Duration) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
 				s, err := net.Dial("tcp", target)
 				if err != nil {
+					c.Close()
 					return
 				}
-				defer s.Close()
-				go slowCopy(c, s, delay)
-				slowCopy(s, c, delay)
+				pipe(c, s)
 			}()
 		}
 	}()
 	return l.Addr().String()
+}
+
+// slowProxy forwards TCP to target, delaying every chunk by delay.
+func slowProxy(t *testing.T, target string, delay time.Duration) string {
+	return proxy(t, target, func(c, s net.Conn) {
+		defer c.Close()
+		defer s.Close()
+		go slowCopy(c, s, delay)
+		slowCopy(s, c, delay)
+	})
 }
 
 func slowCopy(dst io.WriteCloser, src io.Reader, delay time.Duration) {
@@ -352,53 +361,29 @@ func BenchmarkOps(b *testing.B) {
 // has sent more than limit bytes: a connection dropped in the middle of a
 // transfer.
 func cutProxy(t *testing.T, target string, limit int64) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	go func() {
+	return proxy(t, target, func(c, s net.Conn) {
+		defer c.Close()
+		defer s.Close()
+		go func() { _, _ = io.Copy(c, s); c.Close() }()
+		buf := make([]byte, 32<<10)
+		var sent int64
 		for {
-			c, err := l.Accept()
+			n, err := c.Read(buf)
+			if n > 0 {
+				if sent += int64(n); sent > limit {
+					_ = c.(*net.TCPConn).SetLinger(0)
+					_ = s.(*net.TCPConn).SetLinger(0)
+					return
+				}
+				if _, werr := s.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					c.Close()
-					return
-				}
-				go func() { _, _ = io.Copy(c, s); c.Close() }()
-				buf := make([]byte, 32<<10)
-				var sent int64
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if sent += int64(n); sent > limit {
-							_ = c.(*net.TCPConn).SetLinger(0)
-							_ = s.(*net.TCPConn).SetLinger(0)
-							c.Close()
-							s.Close()
-							return
-						}
-						if _, werr := s.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				c.Close()
-				s.Close()
-			}()
 		}
-	}()
-	return l.Addr().String()
+	})
 }
 
 // TestConnectionDroppedMidWrite: the connection dies while an 8 MiB file is
