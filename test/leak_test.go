@@ -5,18 +5,14 @@ package test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tend-project/tend/internal/agent"
-	"github.com/tend-project/tend/internal/testsupport/gitserver"
 )
 
 // settleGoroutines waits up to 5 s for the goroutine count to fall to want
@@ -45,36 +41,7 @@ func goroutineDump() string {
 // started. The server's shutdown and the loop's timers must not leave
 // anything behind.
 func TestLeakAgentRun(t *testing.T) {
-	gitserver.NeedTool(t, "git")
-	repo := gitserver.NewBare(t)
-	dir := t.TempDir()
-	repo.Commit(map[string]string{"local.yml": fmt.Sprintf(`- hosts: all
-  gather_facts: false
-  tasks:
-    - copy: {content: "hello\n", dest: %q}
-`, filepath.Join(dir, "motd"))})
-	secret := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secret, []byte("s\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := relFreeAddr(t)
-	cfg := filepath.Join(dir, "tend.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`source:
-  url: %q
-  interval: 1h
-  splay: 0s
-host: localhost
-backend: native
-playbook: local.yml
-drift:
-  interval: 50ms
-  watch: true
-listen: %q
-webhook_secret_file: %q
-state_dir: %q
-`, repo.Bare, addr, secret, filepath.Join(dir, "state"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, addr := webhookAgent(t, "s", "  interval: 50ms\n  watch: true\n")
 	a, err := agent.New(cfg, "test", nil)
 	if err != nil {
 		t.Fatal(err)

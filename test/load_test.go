@@ -44,30 +44,15 @@ func relFreeAddr(t *testing.T) string {
 type daemon struct {
 	base   string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *syncBuffer
 	secret string
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startDaemon starts the agent on a small repo with a webhook secret and
-// waits until /healthz answers and the first cycle has run.
-func startDaemon(t *testing.T) *daemon {
+// webhookAgent writes an agent config in a temp dir: a small repo whose
+// playbook writes one file, a webhook secret, a free 127.0.0.1 port, and
+// the given lines under drift:. It returns the config path and the address.
+func webhookAgent(t *testing.T, secret, drift string) (cfg, addr string) {
+	t.Helper()
 	gitserver.NeedTool(t, "git")
 	repo := gitserver.NewBare(t)
 	dir := t.TempDir()
@@ -76,13 +61,12 @@ func startDaemon(t *testing.T) *daemon {
   tasks:
     - copy: {content: "hello\n", dest: %q}
 `, filepath.Join(dir, "motd"))})
-	d := &daemon{secret: "hook-secret-123", out: &lockedBuffer{}}
 	secretFile := filepath.Join(dir, "webhook-secret")
-	if err := os.WriteFile(secretFile, []byte(d.secret+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := relFreeAddr(t)
-	cfg := filepath.Join(dir, "tend.yaml")
+	addr = relFreeAddr(t)
+	cfg = filepath.Join(dir, "tend.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`source:
   url: %q
   interval: 1h
@@ -91,13 +75,20 @@ host: localhost
 backend: native
 playbook: local.yml
 drift:
-  interval: 1h
-listen: %q
+%slisten: %q
 webhook_secret_file: %q
 state_dir: %q
-`, repo.Bare, addr, secretFile, filepath.Join(dir, "state"))), 0o600); err != nil {
+`, repo.Bare, drift, addr, secretFile, filepath.Join(dir, "state"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, addr
+}
+
+// startDaemon starts the agent on a small repo with a webhook secret and
+// waits until /healthz answers and the first cycle has run.
+func startDaemon(t *testing.T) *daemon {
+	d := &daemon{secret: "hook-secret-123", out: &syncBuffer{}}
+	cfg, addr := webhookAgent(t, d.secret, "  interval: 1h\n")
 	d.base = "http://" + addr
 	d.cmd = exec.Command(relBinary(t), "agent", "--config", cfg)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
@@ -118,7 +109,7 @@ state_dir: %q
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "motd")); err == nil {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "motd")); err == nil {
 			if resp, err := http.Get(d.base + "/healthz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
