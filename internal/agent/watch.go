@@ -78,6 +78,14 @@ func (f *fastDrift) repairDelay() (wait time.Duration, news bool) {
 	return wait, news
 }
 
+// pacedRetry ends a pause: the check runs again and may repair.
+func (f *fastDrift) pacedRetry() {
+	f.mu.Lock()
+	f.waiting = false
+	f.mu.Unlock()
+	f.poke()
+}
+
 // repaired records a corrective apply; it returns the streak's length. A
 // repair continues the streak when it comes within repairQuiet of the
 // moment the pause allowed it.
@@ -355,12 +363,7 @@ func (a *Agent) fastCheck(ctx context.Context) {
 			a.log.Warn("drift keeps coming back right after each repair; repairs are now paced",
 				"next_repair_in", wait.Round(time.Millisecond),
 				"hint", "another tool managing the same files, or a task changing a file tend writes?")
-			time.AfterFunc(wait, func() {
-				a.fast.mu.Lock()
-				a.fast.waiting = false
-				a.fast.mu.Unlock()
-				a.fast.poke()
-			})
+			time.AfterFunc(wait, a.fast.pacedRetry)
 		}
 		return
 	}

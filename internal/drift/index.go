@@ -57,6 +57,10 @@ type Entry struct {
 	GID     uint32 `json:"gid"`
 	SHA256  string `json:"sha256,omitempty"`
 	Target  string `json:"target,omitempty"` // a symlink's target
+
+	// unsettled: recorded from tend's write, not from the file, which
+	// changed after it (Target.Wrote); Build lists it in Index.Unsettled
+	unsettled bool
 }
 
 // Target is one path a run managed, as the index needs it.
@@ -176,15 +180,14 @@ func Build(root string, targets []Target, prev *Index, now time.Time) (*Index, [
 		entries[i], errs[i] = x.record(todo[i])
 	})
 	for i, e := range entries {
-		if errors.Is(errs[i], errUnsettled) {
-			x.Unsettled = append(x.Unsettled, e.Path)
-			errs[i] = nil
-		}
 		if errs[i] != nil {
 			fails = append(fails, Failure{Path: todo[i].Path, Reason: errs[i].Error()})
 			continue
 		}
 		x.Entries = append(x.Entries, e)
+		if e.unsettled {
+			x.Unsettled = append(x.Unsettled, e.Path)
+		}
 	}
 	x.index()
 	return x, fails
@@ -222,17 +225,12 @@ func (x *Index) record(t Target) (*Entry, error) {
 				// changed since tend wrote it: keep tend's content as
 				// the baseline, and a stat no file has, so the next
 				// check hashes it and reports the difference
-				e.SHA256, e.Mtime = t.Wrote, 0
-				return e, errUnsettled
+				e.SHA256, e.Mtime, e.unsettled = t.Wrote, 0, true
 			}
 		}
 	}
 	return e, nil
 }
-
-// errUnsettled marks an entry record made from tend's write rather than
-// from the file (Target.Wrote).
-var errUnsettled = errors.New("changed after tend wrote it")
 
 // fill copies a stat into the entry.
 func (e *Entry) fill(st *syscall.Stat_t) {
