@@ -85,7 +85,7 @@ func LoadSecrets(ctx context.Context, passwordFiles, ids []string) ([]Secret, er
 			return nil, fmt.Errorf("--vault-id %s: prompting for a password is not supported; give ID@FILE", v)
 		}
 		if err := add(id, src); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--vault-id %s: %w", v, err)
 		}
 	}
 	return out, nil
