@@ -7,7 +7,7 @@ BIN       ?= bin/tend
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 DEMO_ROOT ?= $(CURDIR)/demo-root
-FUZZTIME  ?= 30s
+FUZZTIME  ?= 50000x
 # staticcheck 2025.1.1 is module version v0.6.1
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 
@@ -64,7 +64,7 @@ package: ## build the deb and rpm into dist/ (packaging/package.sh)
 e2e-vm: ## end-to-end test in a qemu VM: the .deb, cloud-init, systemd, the agent (test/vm/run.sh)
 	test/vm/run.sh
 
-fuzz: ## run every Go fuzz target for $(FUZZTIME) each (test/fuzz.sh)
+fuzz: ## run every Go fuzz target for $(FUZZTIME) inputs each (test/fuzz.sh)
 	test/fuzz.sh $(FUZZTIME)
 
 soak: build ## the long reliability run: crash, fault, load and leak tests (test/soak.sh)

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # test/fuzz.sh — run every Go fuzz target in the repo, one after another.
 #
-#   test/fuzz.sh [FUZZTIME]        default 10s per target (CI); `make fuzz` passes more
+#   test/fuzz.sh [FUZZTIME]        default 2000x per target (CI); `make fuzz` passes more
 #   FUZZ_PARALLEL=N                fuzzing workers per target (default 1: CI machines are small)
+#   FUZZ_MINIMIZE=N                -fuzzminimizetime (default 100x)
 #   FUZZ_MATCH=REGEX               only targets whose package dir or name matches
+#
+# Budgets are counts of inputs (Nx), not durations: with a duration, go1.26's
+# fuzz coordinator can report "context deadline exceeded" as a failure when the
+# deadline lands while a worker is busy (golang/go#75804, fixed in go1.27). CI
+# failed that way with no crasher written. A count has no deadline to race. The
+# minimisation budget is a count too: minimising each new interesting input
+# for the default 60 s is what kept workers busy at the deadline.
 #
 # A target that finds a crasher fails; `go test -fuzz` has then written the
 # input to <package>/testdata/fuzz/<Target>/<hash>. Keep that file: it is a
@@ -12,7 +20,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
-FUZZTIME=${1:-${FUZZTIME:-10s}}
+FUZZTIME=${1:-${FUZZTIME:-2000x}}
+MINIMIZE=${FUZZ_MINIMIZE:-100x}
 PARALLEL=${FUZZ_PARALLEL:-1}
 MATCH=${FUZZ_MATCH:-.}
 
@@ -24,7 +33,7 @@ while IFS= read -r file; do
 		if ! [[ "$dir $fn" =~ $MATCH ]]; then continue; fi
 		echo "== $dir $fn (-fuzztime $FUZZTIME)"
 		ran=$((ran + 1))
-		if ! $GO test -count=1 -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "./$dir"; then
+		if ! $GO test -count=1 -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$MINIMIZE" -parallel "$PARALLEL" "./$dir"; then
 			failed+=("$dir $fn")
 			new=$(git status --porcelain --untracked-files=all -- "$dir/testdata/fuzz/$fn" 2>/dev/null | awk '{print $2}')
 			[ -n "$new" ] && echo "   crasher saved: $new"
