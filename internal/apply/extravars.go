@@ -1,12 +1,12 @@
 package apply
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/tend-project/tend/internal/playbook"
+	"github.com/tend-project/tend/internal/template"
 )
 
 // ParseExtraVars parses -e values: "k=v k2=v2", "@file.yml", or a JSON/YAML
@@ -29,16 +29,22 @@ func ParseExtraVars(vals []string) (map[string]any, error) {
 				out[k] = x
 			}
 		case strings.HasPrefix(v, "{") || strings.HasPrefix(v, "---"):
+			// JSON first, as Ansible's loader does, then YAML; both keep
+			// the order of the keys in nested dicts
 			var m map[string]any
-			if json.Unmarshal([]byte(v), &m) != nil {
+			if j, err := template.DecodeJSON([]byte(v)); err == nil {
+				if jm, ok := j.(*template.Map); ok {
+					m = jm.Shallow()
+				}
+			}
+			if m == nil {
 				var err error
-				m, err = decodeMap([]byte(v), "extra vars")
-				if err != nil {
+				if m, err = decodeMap([]byte(v), "extra vars"); err != nil {
 					return nil, err
 				}
 			}
 			for k, x := range m {
-				out[k] = normJSON(x)
+				out[k] = x
 			}
 		default:
 			kv, err := playbook.ParseKV(v, nil)
@@ -69,23 +75,4 @@ func decodeMap(data []byte, name string) (map[string]any, error) {
 		return nil, fmt.Errorf("extra vars %s: must be a mapping", name)
 	}
 	return m, nil
-}
-
-// normJSON turns JSON numbers that are whole into ints, as Python's json does.
-func normJSON(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x == float64(int(x)) {
-			return int(x)
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normJSON(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = normJSON(e)
-		}
-	}
-	return v
 }

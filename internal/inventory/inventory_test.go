@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tend-project/tend/internal/template"
 	"github.com/tend-project/tend/internal/yamlx"
 )
 
@@ -33,7 +34,8 @@ func TestLiteralEval(t *testing.T) {
 		{"1.5", 1.5, true}, {"1e3", 1000.0, true}, {"True", true, true}, {"None", nil, true},
 		{"'a b'", "a b", true}, {`"x\ty"`, "x\ty", true}, {"'a' 'b'", "ab", true},
 		{"[1, 'two', [3]]", []any{1, "two", []any{3}}, true}, {"(1,)", []any{1}, true},
-		{"{'a': 1, 2: None}", map[string]any{"a": 1, "2": nil}, true},
+		{"{'a': 1, 2: None}", ordMap("a", 1, "2", nil), true},
+		{"{'z': {'y': 1, 'b': 2}, 'a': {}}", ordMap("z", ordMap("y", 1, "b", 2), "a", ordMap()), true},
 		{"1 # comment", 1, true},
 		{"0644", nil, false}, {"yes", nil, false}, {"true", nil, false}, {"1+2", nil, false},
 		{"{a:1}", nil, false}, {"", nil, false}, {"hello world", nil, false}, {"'open", nil, false},
@@ -44,6 +46,15 @@ func TestLiteralEval(t *testing.T) {
 			t.Errorf("literalEval(%q) = %#v, %v; want %#v, %v", c.in, got, ok, c.want, c.ok)
 		}
 	}
+}
+
+// ordMap is a *template.Map of the key, value pairs kv, in that order.
+func ordMap(kv ...any) *template.Map {
+	m := template.NewMap()
+	for i := 0; i+1 < len(kv); i += 2 {
+		m.Set(kv[i].(string), kv[i+1])
+	}
+	return m
 }
 
 func TestShlexSplit(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tend-project/tend/internal/template"
 	"github.com/tend-project/tend/internal/yamlx"
 )
 
@@ -414,7 +415,7 @@ func (p *pyParser) atom() (any, error) {
 		p.pos++
 		if p.isPunct("}") {
 			p.pos++
-			return map[string]any{}, nil
+			return template.NewMap(), nil
 		}
 		first, err := p.atom()
 		if err != nil {
@@ -435,21 +436,21 @@ func (p *pyParser) atom() (any, error) {
 			}
 			return items, p.expect("}")
 		}
-		m := map[string]any{}
+		m := template.NewMap() // a dict keeps its insertion order, as in Python 3.7+
 		key := first
 		for {
 			if err := p.expect(":"); err != nil {
 				return nil, err
 			}
 			switch key.(type) {
-			case []any, map[string]any:
+			case []any, *template.Map:
 				return nil, fmt.Errorf("unhashable key")
 			}
 			v, err := p.atom()
 			if err != nil {
 				return nil, err
 			}
-			m[yamlx.KeyString(key)] = v
+			m.Set(yamlx.KeyString(key), v)
 			if !p.isPunct(",") {
 				break
 			}

@@ -1,14 +1,11 @@
 package inventory
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -264,37 +261,19 @@ func (inv *Inventory) decodeVars(path string, data []byte) (map[string]any, erro
 	return nil, d.Errorf(root, "variables file must hold a mapping of variable names to values, found %s", describe(d, root))
 }
 
-// decodeJSON reads JSON with integers as int, like Python's json module.
+// decodeJSON reads a JSON document the way Python's json module does
+// (integers as int, objects in the document's key order); ok is false when
+// data is not JSON. A top-level object is a map[string]any, the objects
+// inside it *template.Map, like the YAML decoder gives.
 func decodeJSON(data []byte) (any, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.More() {
+	v, err := template.DecodeJSON(data)
+	if err != nil {
 		return nil, false
 	}
-	return fixNumbers(v), true
-}
-
-func fixNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := strconv.Atoi(x.String()); err == nil {
-			return i
-		}
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return x.String()
-	case map[string]any:
-		for k, e := range x {
-			x[k] = fixNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = fixNumbers(e)
-		}
+	if m, ok := v.(*template.Map); ok {
+		return m.Shallow(), true
 	}
-	return v
+	return v, true
 }
 
 // valueNode is the value node of key in the mapping root (a document or a

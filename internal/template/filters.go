@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -267,7 +268,7 @@ func init() {
 			return toJSON(in, strings.Repeat(" ", ind), arg(args, kw, -1, "sort_keys", true) == true)
 		},
 		"from_json": func(_ *scope, in any, _ []any, _ map[string]any) any {
-			v, err := decodeJSON(toStr(in))
+			v, err := DecodeJSON([]byte(toStr(in)))
 			if err != nil {
 				fail("from_json: %v", err)
 			}
@@ -1212,13 +1213,19 @@ func writeJSON(b *strings.Builder, v any, indent, cur string, sortKeys bool) {
 	}
 }
 
-// decodeJSON decodes JSON keeping object key order.
-func decodeJSON(s string) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(s))
+// DecodeJSON decodes one JSON document as Python's json.loads does: objects
+// become *Map in the document's key order (a repeated key keeps its first
+// place and its last value), whole numbers int, and anything after the
+// value but white space is an error ("Extra data").
+func DecodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	v, err := decodeJSONValue(dec)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("extra data after the JSON value at offset %d", dec.InputOffset())
 	}
 	return v, nil
 }

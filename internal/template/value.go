@@ -80,6 +80,17 @@ func (m *Map) Copy() *Map {
 	return n
 }
 
+// Shallow is the map as a map[string]any, one level deep: the values stay as
+// they are (the maps inside keep their order). Variable scopes are plain
+// maps at the top, ordered below.
+func (m *Map) Shallow() map[string]any {
+	out := make(map[string]any, len(m.keys))
+	for _, k := range m.keys {
+		out[k] = m.m[k]
+	}
+	return out
+}
+
 // ToGo converts the map (deeply) to map[string]any, losing the order.
 func (m *Map) ToGo() map[string]any {
 	out := make(map[string]any, len(m.keys))
