@@ -17,13 +17,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tend-project/tend/internal/pyre"
 )
 
 type filterFn func(sc *scope, in any, args []any, kw map[string]any) any
@@ -190,20 +191,12 @@ func init() {
 		},
 		"regex_replace": func(_ *scope, in any, args []any, kw map[string]any) any {
 			re := compileRe(toStr(arg(args, kw, 0, "pattern", "")), arg(args, kw, 2, "ignorecase", false), arg(args, kw, 3, "multiline", false))
-			repl := pyReplToGo(toStr(arg(args, kw, 1, "replacement", "")))
 			n, _ := arg(args, kw, 4, "count", 0).(int)
-			s := toStr(in)
-			if n <= 0 {
-				return re.ReplaceAllString(s, repl)
+			out, _, err := re.Sub(toStr(arg(args, kw, 1, "replacement", "")), toStr(in), n)
+			if err != nil {
+				fail("regex_replace: %v", err)
 			}
-			done := 0
-			return re.ReplaceAllStringFunc(s, func(m string) string {
-				if done >= n {
-					return m
-				}
-				done++
-				return re.ReplaceAllString(m, repl)
-			})
+			return out
 		},
 		"regex_search": func(_ *scope, in any, args []any, kw map[string]any) any {
 			if len(args) == 0 {
@@ -847,14 +840,14 @@ func pyTitle(s string) string {
 			}
 			prevLetter = true
 		} else {
-			prevLetter = unicode.IsDigit(c) && false
 			prevLetter = false
 		}
 	}
 	return string(r)
 }
 
-func compileRe(pat string, icase, multi any) *regexp.Regexp {
+// compileRe compiles a Python pattern for the regex filters and tests.
+func compileRe(pat string, icase, multi any) *pyre.Regexp {
 	flags := ""
 	if icase == true {
 		flags += "i"
@@ -862,34 +855,11 @@ func compileRe(pat string, icase, multi any) *regexp.Regexp {
 	if multi == true {
 		flags += "m"
 	}
-	pat = strings.ReplaceAll(pat, "(?P<", "(?P<")
-	if flags != "" {
-		pat = "(?" + flags + ")" + pat
-	}
-	re, err := regexp.Compile(pat)
+	re, err := pyre.Compile(pat, flags)
 	if err != nil {
-		fail("invalid regular expression %q (Go's RE2 has no lookarounds or backreferences): %v", pat, err)
+		fail("%v", err)
 	}
 	return re
-}
-
-var pyGroupRef = regexp.MustCompile(`\\(\d+)|\\g<(\w+)>|\$`)
-
-// pyReplToGo turns a Python re.sub replacement into a Go Expand template.
-func pyReplToGo(r string) string {
-	r = pyGroupRef.ReplaceAllStringFunc(r, func(m string) string {
-		if m == "$" {
-			return "$$"
-		}
-		if strings.HasPrefix(m, `\g<`) {
-			return "${" + m[3:len(m)-1] + "}"
-		}
-		return "${" + m[1:] + "}"
-	})
-	r = strings.ReplaceAll(r, `\n`, "\n")
-	r = strings.ReplaceAll(r, `\t`, "\t")
-	r = strings.ReplaceAll(r, `\\`, `\`)
-	return r
 }
 
 func pyReEscape(s string) string {

@@ -69,7 +69,8 @@ func init() {
 			loc := r.FindStringIndex(s)
 			switch mode {
 			case "match":
-				return loc != nil && loc[0] == 0 && r.FindStringIndex(s) != nil && matchAtStart(r.String(), s)
+				// re.match: the leftmost match starts at 0 when any match does
+				return loc != nil && loc[0] == 0
 			}
 			return loc != nil
 		}
@@ -190,11 +191,6 @@ func init() {
 			return err == nil && st.Mode()&os.ModeSymlink != 0
 		},
 	}
-}
-
-func matchAtStart(pat, s string) bool {
-	r := compileRe(`^(?:`+pat+`)`, false, false)
-	return r.MatchString(s)
 }
 
 // versionTest implements Ansible's version test (LooseVersion ordering).

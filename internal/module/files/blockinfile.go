@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/pyre"
 )
 
 func init() {
@@ -75,11 +76,11 @@ func runBlockInFile(ctx context.Context, t *module.Task) (module.Result, error) 
 	}
 	after, _ := insAfter.(string)
 	before, _ := insBefore.(string)
-	var insertRe *regexpT
+	var insertRe *pyre.Regexp
 	if insAfter != nil && after != "EOF" {
-		insertRe, err = compilePy(after, "")
+		insertRe, err = pyre.Compile(after, "")
 	} else if insBefore != nil && before != "BOF" {
-		insertRe, err = compilePy(before, "")
+		insertRe, err = pyre.Compile(before, "")
 	}
 	if err != nil {
 		return module.Result{}, failf("%v", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/pyre"
 )
 
 func init() {
@@ -113,17 +114,17 @@ func lifPresent(ctx context.Context, t *module.Task, p string, exists bool, insA
 	before := strings.Join(lines, "")
 	after, _ := insAfter.(string)
 	beforeS, _ := insBefore.(string)
-	var reM, reIns = (*regexpT)(nil), (*regexpT)(nil)
+	var reM, reIns = (*pyre.Regexp)(nil), (*pyre.Regexp)(nil)
 	var err error
 	if a.Has("regexp") {
-		if reM, err = compilePy(a.String("regexp"), ""); err != nil {
+		if reM, err = pyre.Compile(a.String("regexp"), ""); err != nil {
 			return module.Result{}, failf("%v", err)
 		}
 	}
 	if insAfter != nil && after != "BOF" && after != "EOF" {
-		reIns, err = compilePy(after, "")
+		reIns, err = pyre.Compile(after, "")
 	} else if insBefore != nil && beforeS != "BOF" {
-		reIns, err = compilePy(beforeS, "")
+		reIns, err = pyre.Compile(beforeS, "")
 	}
 	if err != nil {
 		return module.Result{}, failf("%v", err)
@@ -185,7 +186,7 @@ func lifPresent(ctx context.Context, t *module.Task, p string, exists bool, insA
 	case index[0] != -1:
 		newLine := line
 		if a.Bool("backrefs") && match != nil {
-			if newLine, err = expandPy(reM, line, chomp(lines[index[0]]), match); err != nil {
+			if newLine, err = reM.Expand(line, chomp(lines[index[0]]), match); err != nil {
 				return module.Result{}, failf("%v", err)
 			}
 		}
@@ -263,8 +264,6 @@ func lifPresent(ctx context.Context, t *module.Task, p string, exists bool, insA
 	return textResult(ctx, t, p, exists, changed, msg, before, afterText, values)
 }
 
-type regexpT = regexpAlias
-
 // writeText writes new content to p (through symlinks), keeping its mode
 // and owner, after the validate command accepts it.
 func writeText(ctx context.Context, t *module.Task, p, text string) error {
@@ -333,9 +332,9 @@ func lifAbsent(ctx context.Context, t *module.Task, p string, exists bool) (modu
 		return module.Result{}, err
 	}
 	lines := splitLines(string(data))
-	var re *regexpT
+	var re *pyre.Regexp
 	if a.Has("regexp") {
-		if re, err = compilePy(a.String("regexp"), ""); err != nil {
+		if re, err = pyre.Compile(a.String("regexp"), ""); err != nil {
 			return module.Result{}, failf("%v", err)
 		}
 	}

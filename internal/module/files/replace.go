@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tend-project/tend/internal/module"
+	"github.com/tend-project/tend/internal/pyre"
 )
 
 func init() {
@@ -61,7 +62,7 @@ func runReplace(ctx context.Context, t *module.Task) (module.Result, error) {
 	}
 	section, start, end := contents, 0, len(contents)
 	if pattern != "" {
-		re, err := compilePy(pattern, "s")
+		re, err := pyre.Compile(pattern, "s")
 		if err != nil {
 			return module.Result{}, failf("%v", err)
 		}
@@ -75,11 +76,11 @@ func runReplace(ctx context.Context, t *module.Task) (module.Result, error) {
 		start, end = m[2*i], m[2*i+1]
 		section = contents[start:end]
 	}
-	re, err := compilePy(a.String("regexp"), "m")
+	re, err := pyre.Compile(a.String("regexp"), "m")
 	if err != nil {
 		return module.Result{}, failf("%v", err)
 	}
-	replaced, n, err := subPy(re, a.String("replace"), section)
+	replaced, n, err := re.Sub(a.String("replace"), section, 0)
 	if err != nil {
 		return module.Result{}, failf("%v", err)
 	}
