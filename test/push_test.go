@@ -173,7 +173,7 @@ func TestPushServerKilledMidRun(t *testing.T) {
 var pushCorpus = []string{
 	"01-file-directory", "03-file-links", "04-file-modes", "05-copy-content", "06-copy-src-file",
 	"09-copy-validate", "10-template-basic", "12-lineinfile-regexp", "15-blockinfile", "16-replace",
-	"18-command", "19-shell", "26-handlers",
+	"18-command", "19-shell", "26-handlers", "60-environment-keywords",
 }
 
 // sshInventory swaps the corpus's local inventory for the SSH fleet.

@@ -297,7 +297,7 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 // runBatch runs the play's sections on pl.hosts (one serial batch).
 func (r *Runner) runBatch(ctx context.Context, pl *play) error {
 	p := pl.p
-	root := &scope{play: pl, dir: p.Dir, tags: p.Tags}
+	root := playScope(pl, false)
 	if err := r.loadVarsFiles(ctx, pl, root); err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (r *Runner) runBatch(ctx context.Context, pl *play) error {
 		roleBlocks = append(roleBlocks, r.roleBlock(pl, ref)...)
 	}
 	for _, h := range p.Handlers {
-		pl.handlers = append(pl.handlers, &handler{task: h, scope: &scope{play: pl, dir: p.Dir, tags: p.Tags, handler: true}})
+		pl.handlers = append(pl.handlers, &handler{task: h, scope: playScope(pl, true)})
 	}
 	gather := p.GatherFacts == nil || *p.GatherFacts
 	if gather && r.tagsAllow([]string{"always"}) {

@@ -84,12 +84,57 @@ func (r *Runner) roleBlock(pl *play, ref *playbook.RoleRef) []*playbook.Task {
 			// the parent's tags and conditions apply to its dependencies
 			b.Tags = append(append([]string{}, ref.Tags...), b.Tags...)
 			b.When = append(append([]any{}, ref.When...), b.When...)
+			roleKeywords(b, ref.Params)
 			out = append(out, b)
 		}
 	}
 	r.addRoleHandlers(pl, ref, nil)
-	out = append(out, &playbook.Task{Pos: ref.Pos, Block: ref.Role.Tasks, Imported: true, RoleRef: ref, When: ref.When, Tags: ref.Tags, Vars: ref.Vars})
+	block := &playbook.Task{Pos: ref.Pos, Block: ref.Role.Tasks, Imported: true, RoleRef: ref, When: ref.When, Tags: ref.Tags, Vars: ref.Vars}
+	roleKeywords(block, ref.Params)
+	out = append(out, block)
 	return out
+}
+
+// roleKeywords sets the task keywords written on a play's role entry
+// (`- role: x` with `become: true`, `environment:`, ...) on the block that
+// holds the role's tasks, so they apply to each task, as in Ansible. A
+// keyword the block already has is kept: a dependency's own entry wins over
+// the role that depends on it.
+func roleKeywords(block *playbook.Task, params map[string]any) {
+	for k, v := range params {
+		kw, ok := strings.CutPrefix(k, "__kw_")
+		if !ok {
+			continue
+		}
+		setAny := func(f *any) {
+			if *f == nil {
+				*f = v
+			}
+		}
+		setStr := func(f *string) {
+			if *f == "" {
+				*f = fmt.Sprint(v)
+			}
+		}
+		switch kw {
+		case "become":
+			setAny(&block.Become)
+		case "become_user":
+			setStr(&block.BecomeUser)
+		case "delegate_to":
+			setStr(&block.DelegateTo)
+		case "environment":
+			setAny(&block.Environment)
+		case "ignore_errors":
+			setAny(&block.IgnoreErrors)
+		case "no_log":
+			setAny(&block.NoLog)
+		case "check_mode":
+			setAny(&block.CheckMode)
+		case "diff":
+			setAny(&block.Diff)
+		}
+	}
 }
 
 // addRoleHandlers adds a role's handlers to the play once.
@@ -111,7 +156,8 @@ func (r *Runner) addRoleHandlers(pl *play, ref *playbook.RoleRef, sc *scope) {
 	if found {
 		return
 	}
-	hs := &scope{play: pl, role: ref.Role, roleRef: ref, dir: ref.Role.Path, handler: true, tags: pl.p.Tags}
+	hs := playScope(pl, true)
+	hs.role, hs.roleRef, hs.dir = ref.Role, ref, ref.Role.Path
 	if sc != nil {
 		c := *sc
 		c.role, c.roleRef, c.handler, c.dir = ref.Role, ref, true, ref.Role.Path

@@ -17,9 +17,24 @@ type scope struct {
 	dir     string
 	handler bool
 
-	ignoreErrors, checkMode, diff, noLog, become, environment any
-	becomeUser, delegateTo                                    string
-	anyErrorsFatal                                            any
+	ignoreErrors, checkMode, diff, noLog, become any
+	becomeUser, delegateTo                       string
+	anyErrorsFatal                               any
+	// envs are the `environment:` values from the play down to the
+	// innermost block, merged in that order when a task runs
+	envs []any
+}
+
+// playScope is the scope a play's tasks (or its handlers) start in: the
+// play's keywords apply to every task in it unless a task says otherwise.
+func playScope(pl *play, handler bool) *scope {
+	p := pl.p
+	sc := &scope{play: pl, dir: p.Dir, tags: p.Tags, handler: handler,
+		ignoreErrors: p.IgnoreErrors, diff: p.Diff, noLog: p.Unknown["no_log"]}
+	if p.Environment != nil {
+		sc.envs = []any{p.Environment}
+	}
+	return sc
 }
 
 // child returns the scope for the tasks inside t (a block or an import).
@@ -48,7 +63,7 @@ func (s *scope) child(t *playbook.Task) *scope {
 		c.becomeUser = t.BecomeUser
 	}
 	if t.Environment != nil {
-		c.environment = t.Environment
+		c.envs = append(append([]any{}, s.envs...), t.Environment)
 	}
 	if t.DelegateTo != "" {
 		c.delegateTo = t.DelegateTo

@@ -690,6 +690,11 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 		}
 		h = bh
 	}
+	env, err := r.taskEnv(t, sc, vars)
+	if err != nil {
+		return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+	}
+	h = host.WithEnv(h, env)
 	if check {
 		h = host.ReadOnly(h)
 	}
@@ -782,6 +787,51 @@ func (r *Runner) delegate(ctx context.Context, t *playbook.Task, sc *scope, vars
 		return host.NewLocal(), nil
 	}
 	return r.opts.Connect(ctx, name, dv)
+}
+
+// taskEnv is the environment a task's commands run with: the
+// `environment:` values of the play, its roles and blocks and the task,
+// templated and merged in that order (the task's win). Each is a dict, a
+// list of dicts, or a template that gives one; values become strings as
+// Python's str() writes them.
+func (r *Runner) taskEnv(t *playbook.Task, sc *scope, vars template.Vars) (map[string]string, error) {
+	layers := sc.envs
+	if t.Environment != nil {
+		layers = append(append([]any{}, layers...), t.Environment)
+	}
+	var env map[string]string
+	var add func(v any) error
+	add = func(v any) error {
+		switch x := template.ToGo(v).(type) {
+		case nil:
+		case map[string]any:
+			if env == nil {
+				env = map[string]string{}
+			}
+			for k, e := range x {
+				env[k] = template.String(e)
+			}
+		case []any:
+			for _, e := range x {
+				if err := add(e); err != nil {
+					return err
+				}
+			}
+		default:
+			return fmt.Errorf("environment must be a dictionary, received %s (%T)", template.String(x), x)
+		}
+		return nil
+	}
+	for _, l := range layers {
+		v, err := r.tmpl.RenderData(l, vars)
+		if err != nil {
+			return nil, fmt.Errorf("environment: %w", err)
+		}
+		if err := add(v); err != nil {
+			return nil, err
+		}
+	}
+	return env, nil
 }
 
 // renderArgs templates module arguments and drops those equal to omit.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -330,27 +332,28 @@ func (l *Local) Run(ctx context.Context, c Command) (CommandResult, error) {
 		}
 		argv = []string{sh, "-c", c.Shell}
 	}
+	var envs []string // K=V, sorted
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+		envs = append(envs, k+"="+c.Env[k])
+	}
+	var procEnv []string
 	if c.BecomeUser != "" && c.BecomeUser != currentUser() {
 		sudo, err := exec.LookPath("sudo")
 		if err != nil {
 			return CommandResult{}, fmt.Errorf("become %s: sudo is not installed: %w", c.BecomeUser, err)
 		}
-		argv = append([]string{sudo, "-n", "-H", "-u", c.BecomeUser, "--"}, argv...)
+		pre := []string{sudo, "-n", "-H", "-u", c.BecomeUser, "--"}
+		if len(envs) > 0 {
+			// sudo resets the environment: env(1) sets it on the far side
+			pre = append(append(pre, "env"), envs...)
+		}
+		argv = append(pre, argv...)
+	} else if len(envs) > 0 {
+		procEnv = append(os.Environ(), envs...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = c.Dir
-	if len(c.Env) > 0 {
-		env := os.Environ()
-		keys := make([]string, 0, len(c.Env))
-		for k := range c.Env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			env = append(env, k+"="+c.Env[k])
-		}
-		cmd.Env = env
-	}
+	cmd.Env = procEnv
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}
