@@ -93,8 +93,16 @@ func actDebug(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.T
 
 func actSetFact(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
 	facts := map[string]any{}
+	cacheable := false
 	for k, v := range t.Args {
 		if k == "cacheable" {
+			rv, err := r.tmpl.RenderData(v, vars)
+			if err != nil {
+				return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+			}
+			if cacheable, err = module.ToBool(rv); err != nil {
+				return report.TaskResult{Status: report.StatusFailed, Msg: "cacheable: " + err.Error()}
+			}
 			continue
 		}
 		rv, err := r.tmpl.RenderData(v, vars)
@@ -113,7 +121,11 @@ func actSetFact(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook
 	if len(facts) == 0 {
 		return report.TaskResult{Status: report.StatusFailed, Msg: "No key/value pairs provided, at least one is required for this action to succeed"}
 	}
-	return report.TaskResult{Status: report.StatusOK, Values: map[string]any{"ansible_facts": facts, "_tend_set_fact": facts}}
+	values := map[string]any{"ansible_facts": facts, "_tend_set_fact": facts}
+	if cacheable { // the facts also become ansible_facts.*, as Ansible caches them
+		values["_tend_cacheable"] = true
+	}
+	return report.TaskResult{Status: report.StatusOK, Values: values}
 }
 
 func isKVBool(s string) bool {

@@ -101,11 +101,19 @@ func (r *Runner) roleBlock(pl *play, ref *playbook.RoleRef) []*playbook.Task {
 // keyword the block already has is kept: a dependency's own entry wins over
 // the role that depends on it.
 func roleKeywords(block *playbook.Task, params map[string]any) {
+	kw := map[string]any{}
 	for k, v := range params {
-		kw, ok := strings.CutPrefix(k, "__kw_")
-		if !ok {
-			continue
+		if name, ok := strings.CutPrefix(k, "__kw_"); ok {
+			kw[name] = v
 		}
+	}
+	blockKeywords(block, kw)
+}
+
+// blockKeywords sets the keywords in kw on block where it has none of its
+// own: a role entry's keywords, or an include's apply:.
+func blockKeywords(block *playbook.Task, kw map[string]any) {
+	for k, v := range kw {
 		setAny := func(f *any) {
 			if *f == nil {
 				*f = v
@@ -116,7 +124,7 @@ func roleKeywords(block *playbook.Task, params map[string]any) {
 				*f = fmt.Sprint(v)
 			}
 		}
-		switch kw {
+		switch k {
 		case "become":
 			setAny(&block.Become)
 		case "become_user":
@@ -133,8 +141,46 @@ func roleKeywords(block *playbook.Task, params map[string]any) {
 			setAny(&block.CheckMode)
 		case "diff":
 			setAny(&block.Diff)
+		case "any_errors_fatal":
+			setAny(&block.AnyErrorsFatal)
+		case "tags":
+			block.Tags = append(block.Tags, tagsOf(v)...)
+		case "when":
+			block.When = append(block.When, asConditions(v)...)
+		case "vars":
+			if m, ok := template.ToGo(v).(map[string]any); ok && block.Vars == nil {
+				block.Vars = m
+			}
 		}
 	}
+}
+
+// tagsOf reads a tags value: a list, or a comma-separated string.
+func tagsOf(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+	case string:
+		for _, s := range strings.Split(x, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	default:
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+// asConditions reads a when value: a list of conditions or one.
+func asConditions(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
 }
 
 // addRoleHandlers adds a role's handlers to the play once.
@@ -289,10 +335,11 @@ func (r *Runner) runMeta(ctx context.Context, pl *play, sc *scope, t *playbook.T
 }
 
 type includeJob struct {
-	hs   *hostState
-	path string // include_tasks
-	role *playbook.RoleRef
-	vars map[string]any
+	hs    *hostState
+	path  string // include_tasks
+	role  *playbook.RoleRef
+	vars  map[string]any
+	apply map[string]any // keywords for the included tasks
 }
 
 // runInclude runs include_tasks and include_role: decided per host at run time.
@@ -346,6 +393,9 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 				break
 			}
 			job := includeJob{hs: hs, vars: extra}
+			if a, ok := args["apply"].(map[string]any); ok {
+				job.apply = a
+			}
 			if action == "include_role" {
 				name, _ := args["name"].(string)
 				str := func(k string) string { s, _ := args[k].(string); return s }
@@ -431,7 +481,7 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 			}
 			tasks = append(tasks, &playbook.Task{Pos: j.role.Pos, Block: j.role.Role.Tasks, Imported: true, RoleRef: j.role})
 			// the role block re-sets roleRef; run with the include's vars
-			r.runListOn(ctx, pl, &c, tasks, []*hostState{j.hs})
+			r.runListOn(ctx, pl, &c, applied(j, tasks), []*hostState{j.hs})
 			continue
 		}
 		nerr := len(r.loader.Errs)
@@ -448,8 +498,23 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 				tk.Dir = filepath.Dir(j.path)
 			}
 		}
-		r.runListOn(ctx, pl, &c, tasks, []*hostState{j.hs})
+		r.runListOn(ctx, pl, &c, applied(j, tasks), []*hostState{j.hs})
 	}
+}
+
+// applied wraps an include's tasks in a block with the keywords of its
+// apply: (tags, when, become, ...), as Ansible does; without apply: they
+// run as they are.
+func applied(j includeJob, tasks []*playbook.Task) []*playbook.Task {
+	if len(j.apply) == 0 {
+		return tasks
+	}
+	block := &playbook.Task{Block: tasks}
+	if len(tasks) > 0 {
+		block.Pos, block.Dir = tasks[0].Pos, tasks[0].Dir
+	}
+	blockKeywords(block, j.apply)
+	return []*playbook.Task{block}
 }
 
 func (r *Runner) includeFail(pl *play, t *playbook.Task, hs *hostState, msg string) {

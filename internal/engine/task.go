@@ -383,6 +383,9 @@ func (r *Runner) applyEffects(pl *play, sc *scope, t *playbook.Task, hs *hostSta
 		}
 	}
 	_, isSetFact := res.Values["_tend_set_fact"]
+	if res.Values["_tend_cacheable"] == true {
+		isSetFact = false
+	}
 	_, isIncludeVars := res.Values["_tend_include_vars"]
 	if facts, ok := res.Values["ansible_facts"].(map[string]any); ok && !isSetFact && !isIncludeVars &&
 		res.Status != report.StatusSkipped && res.Status != report.StatusFailed {

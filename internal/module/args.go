@@ -240,6 +240,8 @@ func Convert(v any, t Type, elem Type) (any, error) {
 		switch x := v.(type) {
 		case map[string]any:
 			return x, nil
+		case interface{ ToGo() map[string]any }: // an ordered dict from YAML, not yet templated
+			return x.ToGo(), nil
 		case string:
 			// k=v,k2=v2 form
 			d := map[string]any{}

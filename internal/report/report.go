@@ -5,6 +5,8 @@
 package report
 
 import (
+	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/tend-project/tend/internal/module"
@@ -42,6 +44,26 @@ type TaskResult struct {
 	Values    map[string]any    `json:"values,omitempty"`
 	Start     time.Time         `json:"start"`
 	Duration  float64           `json:"duration_seconds"`
+}
+
+// MarshalJSON leaves out the values whose names start with _tend_: they
+// carry what a task tells the engine and the text output (set_fact's facts,
+// debug's message), not results a reader of -o json should depend on.
+func (r TaskResult) MarshalJSON() ([]byte, error) {
+	type plain TaskResult
+	p := plain(r)
+	for k := range r.Values {
+		if strings.HasPrefix(k, "_tend_") {
+			p.Values = make(map[string]any, len(r.Values))
+			for k, v := range r.Values {
+				if !strings.HasPrefix(k, "_tend_") {
+					p.Values[k] = v
+				}
+			}
+			break
+		}
+	}
+	return json.Marshal(p)
 }
 
 // Recap is the PLAY RECAP line of one host.
