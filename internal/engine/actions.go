@@ -31,6 +31,8 @@ func init() {
 		"fail":         actFail,
 		"include_vars": actIncludeVars,
 		"ping":         actPing,
+		"group_by":     actGroupBy,
+		"add_host":     actAddHost,
 	}
 }
 
@@ -53,6 +55,7 @@ var actionSpecs = map[string]module.Spec{
 	"fail":          {"msg": {Type: module.TypeRaw}},
 	"include_vars":  {"file": {Type: module.TypeStr}, "dir": {Type: module.TypeStr}, "name": {Type: module.TypeStr}, "files_matching": {Type: module.TypeStr}, "depth": {Type: module.TypeInt}, "extensions": {Type: module.TypeList}, "ignore_unknown_extensions": {Type: module.TypeBool}, "ignore_files": {Type: module.TypeList}, "hash_behaviour": {Type: module.TypeStr}},
 	"ping":          {"data": {Type: module.TypeStr}},
+	"group_by":      {"key": {Type: module.TypeRaw, Required: true}, "parents": {Type: module.TypeRaw}},
 	"meta":          {},
 	"include_tasks": {"file": {Type: module.TypeStr}, "apply": {Type: module.TypeDict}},
 	"include_role":  {"name": {Type: module.TypeStr, Required: true}, "tasks_from": {Type: module.TypeStr}, "vars_from": {Type: module.TypeStr}, "defaults_from": {Type: module.TypeStr}, "handlers_from": {Type: module.TypeStr}, "public": {Type: module.TypeBool}, "allow_duplicates": {Type: module.TypeBool}, "apply": {Type: module.TypeDict}, "rolespec_validate": {Type: module.TypeBool}},
@@ -193,6 +196,72 @@ func actPing(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 		data = fmt.Sprint(d)
 	}
 	return report.TaskResult{Status: report.StatusOK, Values: map[string]any{"ping": data}}
+}
+
+// actGroupBy is group_by: it names the group; runTask puts the host in it
+// once every host has run the task (inventoryChanges).
+func actGroupBy(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	args, err := r.renderArgs(t.Args, vars)
+	if err != nil {
+		return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+	}
+	key, ok := args["key"]
+	if !ok {
+		return report.TaskResult{Status: report.StatusFailed, Msg: "the 'key' param is required when using group_by"}
+	}
+	var parents []any
+	switch p := args["parents"].(type) {
+	case nil:
+		parents = []any{"all"}
+	case []any:
+		parents = p
+	default:
+		parents = []any{p}
+	}
+	names := make([]any, len(parents))
+	for i, p := range parents {
+		names[i] = strings.ReplaceAll(template.String(p), " ", "-")
+	}
+	return report.TaskResult{Status: report.StatusOK, Values: map[string]any{
+		"add_group": strings.ReplaceAll(template.String(key), " ", "-"), "parent_groups": names}}
+}
+
+// actAddHost is add_host: it describes the host; runTask adds it once the
+// task is done. Every argument but the name and groups is a host variable.
+func actAddHost(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {
+	args, err := r.renderArgs(t.Args, vars)
+	if err != nil {
+		return report.TaskResult{Status: report.StatusFailed, Msg: err.Error()}
+	}
+	if raw, ok := args["_raw_params"]; ok {
+		return report.TaskResult{Status: report.StatusFailed, Msg: fmt.Sprintf("add_host: invalid raw parameters %q: give name=... and variables as key=value", raw)}
+	}
+	name := firstNonNil(args["name"], args["hostname"], args["host"])
+	if name == nil {
+		return report.TaskResult{Status: report.StatusFailed, Msg: "name, host or hostname needs to be provided"}
+	}
+	var groups []any
+	switch g := firstNonNil(args["groupname"], args["groups"], args["group"]).(type) {
+	case nil:
+	case []any:
+		groups = g
+	case string:
+		for _, s := range strings.Split(g, ",") {
+			groups = append(groups, strings.TrimSpace(s))
+		}
+	default:
+		return report.TaskResult{Status: report.StatusFailed, Msg: "Groups must be specified as a list."}
+	}
+	hostVars := map[string]any{}
+	for k, v := range args {
+		switch k {
+		case "name", "hostname", "host", "groupname", "groups", "group":
+		default:
+			hostVars[k] = v
+		}
+	}
+	return report.TaskResult{Status: report.StatusOK, Values: map[string]any{
+		"add_host": map[string]any{"host_name": template.String(name), "groups": groups, "host_vars": hostVars}}}
 }
 
 func actIncludeVars(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.Task, hs *hostState, vars template.Vars, check bool) report.TaskResult {

@@ -81,8 +81,8 @@ type Runner struct {
 	loader  *playbook.Loader
 	secrets secretSet // decrypted values, masked in every result
 
-	groupsOnce sync.Once
-	groups     map[string]any // the `groups` magic variable
+	groupsMu sync.Mutex
+	groups   map[string]any // the `groups` magic variable; nil when stale
 }
 
 // New returns a runner.

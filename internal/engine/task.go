@@ -66,6 +66,9 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 	name := r.taskName(pl, sc, t, hosts[0])
 	r.opts.Sink.TaskStart(name, sc.handler)
 	runOnce, _ := boolish(t.RunOnce)
+	if action == "add_host" {
+		runOnce = true // it runs once per task, not per host (BYPASS_HOST_LOOP)
+	}
 	targets := hosts
 	if runOnce {
 		targets = hosts[:1]
@@ -73,6 +76,12 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 	results := r.parallel(ctx, targets, func(hs *hostState) report.TaskResult {
 		return r.runOnHost(ctx, pl, sc, t, hs, name)
 	})
+	if action == "group_by" || action == "add_host" {
+		r.inventoryChanges(pl, t, targets, results)
+	}
+	if t.DelegateFacts {
+		r.delegatedFacts(ctx, pl, results)
+	}
 	if runOnce && len(results) == 1 {
 		// the result (and register/set_fact) applies to every host
 		for _, hs := range hosts[1:] {
@@ -102,6 +111,80 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 		}
 	}
 	r.checkMaxFail(pl)
+}
+
+// inventoryChanges makes the changes group_by and add_host described, now
+// that no host is running the task (the inventory is read concurrently
+// while one runs), and marks each result changed when its change was new,
+// as Ansible's strategy does. A host whose groups changed sees the new
+// groups' variables from the next task on.
+func (r *Runner) inventoryChanges(pl *play, t *playbook.Task, targets []*hostState, results []report.TaskResult) {
+	inv := r.opts.Inventory
+	regroup := map[*hostState]bool{}
+	apply := func(hs *hostState, res *report.TaskResult) {
+		if res.Status != report.StatusOK {
+			return
+		}
+		var changed bool
+		var err error
+		if g, ok := res.Values["add_group"].(string); ok {
+			var parents []string
+			for _, p := range res.Values["parent_groups"].([]any) {
+				parents = append(parents, p.(string))
+			}
+			changed, err = inv.AddToGroup(hs.name, g, parents)
+			regroup[hs] = regroup[hs] || changed
+		} else if h, ok := res.Values["add_host"].(map[string]any); ok {
+			var groups []string
+			for _, g := range h["groups"].([]any) {
+				groups = append(groups, template.String(g))
+			}
+			name := h["host_name"].(string)
+			changed, err = inv.AddHost(name, groups, h["host_vars"].(map[string]any))
+			if known, ok := r.hosts[name]; ok && changed {
+				regroup[known] = true
+			}
+		}
+		switch {
+		case err != nil:
+			res.Status, res.Msg = report.StatusFailed, err.Error()
+		case changed:
+			res.Status, res.Changed = report.StatusChanged, true
+		}
+	}
+	for i := range results {
+		res := &results[i]
+		if len(res.Items) == 0 {
+			apply(targets[i], res)
+			continue
+		}
+		for j := range res.Items {
+			apply(targets[i], &res.Items[j])
+			if res.Items[j].Changed && res.Status == report.StatusOK {
+				res.Status, res.Changed = report.StatusChanged, true
+			}
+			if res.Items[j].Status == report.StatusFailed {
+				res.Status = report.StatusFailed
+			}
+		}
+	}
+	r.groupsMu.Lock()
+	r.groups = nil
+	r.groupsMu.Unlock()
+	for hs := range regroup {
+		if iv, err := inv.HostVars(hs.name, pl.p.Dir); err == nil {
+			hs.mu.Lock()
+			hs.invVars = iv
+			hs.mu.Unlock()
+		}
+	}
+	if t.Register != "" {
+		for i, hs := range targets {
+			hs.mu.Lock()
+			hs.cached[t.Register] = registered(results[i])
+			hs.mu.Unlock()
+		}
+	}
 }
 
 // checkMaxFail ends the play when more than max_fail_percentage of the
@@ -301,6 +384,14 @@ func (r *Runner) runOnHost(ctx context.Context, pl *play, sc *scope, t *playbook
 			out.Host, out.Item, out.NoLog = hs.name, ires.Item, noLog
 			out.Delegate = r.delegateName(t, sc, ivars)
 			ires = out
+			if hasFacts(out) && !(t.DelegateFacts && out.Delegate != "" && out.Delegate != hs.name) {
+				// the next items see what this one set (set_fact
+				// accumulating over a loop), as in Ansible
+				hs.mu.Lock()
+				hs.takeFacts(out)
+				hs.mu.Unlock()
+				vars = r.varsFor(hs, sc, t.Vars)
+			}
 		}
 		if ires.Values == nil {
 			ires.Values = map[string]any{}
@@ -377,7 +468,51 @@ func (r *Runner) applyEffects(pl *play, sc *scope, t *playbook.Task, hs *hostSta
 	if t.Register != "" {
 		hs.cached[t.Register] = registered(res)
 	}
-	if facts, ok := res.Values["_tend_set_fact"].(map[string]any); ok && res.Status != report.StatusSkipped {
+	for _, fr := range factResults(res) {
+		if t.DelegateFacts && fr.Delegate != "" && fr.Delegate != hs.name {
+			continue // runTask gives them to the host delegated to
+		}
+		hs.takeFacts(fr)
+	}
+	if res.Changed && res.Status != report.StatusFailed {
+		for _, n := range t.Notify {
+			if template.IsTemplated(n) {
+				if s, err := r.tmpl.RenderString(n, template.Vars(merge(pl.vars, r.opts.ExtraVars))); err == nil {
+					n = s
+				}
+			}
+			hs.notified[n] = true
+		}
+	}
+}
+
+// hasFacts reports whether res sets variables or facts on its host.
+func hasFacts(res report.TaskResult) bool {
+	for _, k := range []string{"_tend_set_fact", "ansible_facts", "_tend_include_vars"} {
+		if _, ok := res.Values[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// factResults are the results whose facts a task leaves: its loop items,
+// in order, or the result itself.
+func factResults(res report.TaskResult) []report.TaskResult {
+	if len(res.Items) > 0 {
+		return res.Items
+	}
+	return []report.TaskResult{res}
+}
+
+// takeFacts keeps what one result sets on the host: set_fact's variables,
+// the facts a module returns (package_facts, setup), include_vars'
+// variables. The caller holds hs.mu.
+func (hs *hostState) takeFacts(res report.TaskResult) {
+	if res.Status == report.StatusSkipped {
+		return
+	}
+	if facts, ok := res.Values["_tend_set_fact"].(map[string]any); ok {
 		for k, v := range facts {
 			hs.cached[k] = v
 		}
@@ -388,11 +523,7 @@ func (r *Runner) applyEffects(pl *play, sc *scope, t *playbook.Task, hs *hostSta
 	}
 	_, isIncludeVars := res.Values["_tend_include_vars"]
 	if facts, ok := res.Values["ansible_facts"].(map[string]any); ok && !isSetFact && !isIncludeVars &&
-		res.Status != report.StatusSkipped && res.Status != report.StatusFailed {
-		// facts a module returns (package_facts, hostname) join the host's
-		if hs.facts == nil {
-			hs.facts = map[string]any{}
-		}
+		res.Status != report.StatusFailed {
 		merged := make(map[string]any, len(hs.facts)+len(facts))
 		for k, v := range hs.facts {
 			merged[k] = v
@@ -407,14 +538,23 @@ func (r *Runner) applyEffects(pl *play, sc *scope, t *playbook.Task, hs *hostSta
 			hs.incVars[k] = v
 		}
 	}
-	if res.Changed && res.Status != report.StatusFailed {
-		for _, n := range t.Notify {
-			if template.IsTemplated(n) {
-				if s, err := r.tmpl.RenderString(n, template.Vars(merge(pl.vars, r.opts.ExtraVars))); err == nil {
-					n = s
-				}
+}
+
+// delegatedFacts gives the facts of a task with delegate_facts to the hosts
+// it was delegated to, once no host runs the task.
+func (r *Runner) delegatedFacts(ctx context.Context, pl *play, results []report.TaskResult) {
+	for _, res := range results {
+		for _, fr := range factResults(res) {
+			if fr.Delegate == "" || fr.Delegate == res.Host {
+				continue
 			}
-			hs.notified[n] = true
+			target, err := r.hostFor(ctx, fr.Delegate, pl.p.Dir)
+			if err != nil {
+				continue // not in the inventory: Ansible keeps such facts nowhere useful either
+			}
+			target.mu.Lock()
+			target.takeFacts(fr)
+			target.mu.Unlock()
 		}
 	}
 }

@@ -258,17 +258,21 @@ func (h hostvarsView) hostVars(name string) map[string]any {
 }
 
 // groupsVar is the `groups` magic variable as plain template values, built
-// once per run (the inventory does not change during a run).
+// when first asked for and again after group_by or add_host changed the
+// inventory. The map is never changed once built: readers may keep it.
 func (r *Runner) groupsVar() map[string]any {
-	r.groupsOnce.Do(func() {
-		r.groups = map[string]any{}
+	r.groupsMu.Lock()
+	defer r.groupsMu.Unlock()
+	if r.groups == nil {
+		groups := map[string]any{}
 		for g, hosts := range r.opts.Inventory.Groups() {
 			l := make([]any, len(hosts))
 			for i, h := range hosts {
 				l[i] = h
 			}
-			r.groups[g] = l
+			groups[g] = l
 		}
-	})
+		r.groups = groups
+	}
 	return r.groups
 }
