@@ -163,9 +163,14 @@ func failDetail(r TaskResult) map[string]any {
 	if r.NoLog {
 		return map[string]any{"censored": "the output has been hidden due to the fact that 'no_log: true' was specified for this result", "changed": r.Changed}
 	}
+	// every value the task returned, as Ansible prints them: an operator
+	// reading a failure needs stderr, rc, start/end, a module's details
 	d := map[string]any{"changed": r.Changed, "msg": r.Msg}
-	for _, k := range []string{"rc", "stdout", "stderr", "cmd"} {
-		if v, ok := r.Values[k]; ok {
+	for k, v := range r.Values {
+		switch {
+		case strings.HasPrefix(k, "_tend_"), k == "invocation", k == "failed", k == "diff":
+		case k == "msg" && r.Msg != "":
+		default:
 			d[k] = v
 		}
 	}
