@@ -78,6 +78,10 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Timeout:   time.Duration(f.timeout) * time.Second,
 		Verbosity: f.verbose,
 	}
+	// ansible.cfg is looked for where Ansible looks: the working directory
+	if wd, err := os.Getwd(); err == nil {
+		req.AnsibleCfgDir = wd
+	}
 	level := slog.LevelWarn
 	if f.verbose > 0 {
 		level = slog.LevelInfo
@@ -116,7 +120,13 @@ func cmdPlaybook(args []string) error {
 	}
 	req := f.request(fs.Args())
 	if f.syntaxCheck {
-		load := func() error { _, err := apply.Load(req.Playbooks); return err }
+		load := func() error {
+			r, err := req.Resolved()
+			if err == nil {
+				_, err = apply.Load(r.Playbooks, r.RolesPath)
+			}
+			return err
+		}
 		if f.backend != "native" {
 			load = func() error { _, err := apply.Preflight(context.Background(), req); return err }
 		}

@@ -109,6 +109,7 @@ func cmdPull(args []string) error {
 		}
 	}
 	req := f.request([]string{pb})
+	req.AnsibleCfgDir = *dir // ansible-pull runs ansible-playbook in the checkout
 	if len(req.Inventories) == 0 {
 		req.Inventories = []string{"localhost,"}
 	} else {

@@ -393,6 +393,9 @@ func (a *Agent) runRequest(cfg *config.Config, check bool) (apply.Request, error
 		req.VaultPasswordFile = cfg.VaultPasswordFile
 	}
 	req.Confine = dir
+	// the repo's ansible.cfg (roles_path, gathering, ...) counts, as it
+	// does for ansible-pull, which runs ansible-playbook in the checkout
+	req.AnsibleCfgDir = dir
 	return req, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tend-project/tend/internal/engine"
@@ -73,19 +72,35 @@ type Request struct {
 	AcceptHostKey               bool
 	SSHCommonArgs, SSHExtraArgs string
 	Timeout                     time.Duration
+
+	// AnsibleCfgDir is where ansible.cfg is looked for (the working
+	// directory for tend playbook, the checkout for the agent); "" reads
+	// none. See Resolved.
+	AnsibleCfgDir string
+	// AnsibleCfgPath is the ansible.cfg Resolved read ("" for none).
+	AnsibleCfgPath string
+	// RolesPath are more directories to find roles in (roles_path).
+	RolesPath []string
+	// Gathering is Ansible's gathering setting: "implicit" (or "") gathers
+	// facts for plays that do not say, "explicit" only when a play asks,
+	// "smart" once per host.
+	Gathering string
+
+	resolved bool // Resolved has filled the request
 }
 
 // ErrNoPlaybook is a missing playbook file (exit code 1).
 var ErrNoPlaybook = errors.New("the playbook could not be found")
 
-// Load parses and validates the playbooks without running anything.
-func Load(paths []string) ([]*playbook.Playbook, error) {
+// Load parses and validates the playbooks without running anything; roles
+// are looked for in rolesPath too.
+func Load(paths, rolesPath []string) ([]*playbook.Playbook, error) {
 	var pbs []*playbook.Playbook
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("%w: %s", ErrNoPlaybook, p)
 		}
-		pb, err := engine.Load(p, rolesPath())
+		pb, err := engine.Load(p, rolesPath)
 		if err != nil {
 			return nil, err
 		}
@@ -94,22 +109,18 @@ func Load(paths []string) ([]*playbook.Playbook, error) {
 	return pbs, nil
 }
 
-func rolesPath() []string {
-	var out []string
-	if v := os.Getenv("ANSIBLE_ROLES_PATH"); v != "" {
-		out = append(out, filepath.SplitList(v)...)
-	}
-	return out
-}
-
 // Run validates everything, then runs the playbooks in order.
 func Run(ctx context.Context, req Request) (*report.Report, error) {
+	req, err := req.Resolved()
+	if err != nil {
+		return nil, err
+	}
 	if useAnsible, err := needsAnsible(req); err != nil {
 		return nil, err
 	} else if useAnsible {
 		return runAnsible(ctx, req)
 	}
-	pbs, err := Load(req.Playbooks)
+	pbs, err := Load(req.Playbooks, req.RolesPath)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +139,7 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	opts := engine.Options{
 		Inventory: inv, Limit: req.Limit, ExtraVars: extra, Check: req.Check, Diff: req.Diff,
 		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log, Verbosity: req.Verbosity,
-		RolesPath: rolesPath(),
+		RolesPath: req.RolesPath, Gathering: req.Gathering,
 		Facts:     facts.Gather,
 		Decrypt:   dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,
 	}

@@ -35,7 +35,7 @@ func needsAnsible(req Request) (bool, error) {
 	case BackendAnsible:
 		return true, nil
 	case BackendAuto:
-		needs, err := Needs(req.Playbooks)
+		needs, err := Needs(req.Playbooks, req.RolesPath)
 		return err == nil && len(needs) > 0, nil
 	}
 	return false, fmt.Errorf("backend must be native, ansible or auto, got %q", req.Backend)
@@ -44,13 +44,13 @@ func needsAnsible(req Request) (bool, error) {
 // Needs lists the tasks of the playbooks whose actions tend does not
 // implement natively. A playbook that is missing or does not parse gives
 // an error (the native loader then reports the problems in its own words).
-func Needs(playbooks []string) ([]ansible.Need, error) {
+func Needs(playbooks, rolesPath []string) ([]ansible.Need, error) {
 	for _, p := range playbooks {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("%w: %s", ErrNoPlaybook, p)
 		}
 	}
-	return ansible.Scan(playbooks, rolesPath(), engine.IsAction)
+	return ansible.Scan(playbooks, rolesPath, engine.IsAction)
 }
 
 // Preflight checks the playbooks before anything changes, for the
@@ -62,12 +62,16 @@ func Needs(playbooks []string) ([]ansible.Need, error) {
 // installed. With backend ansible, a playbook tend cannot parse is left to
 // Ansible unless req.Confine asks tend to check its files.
 func Preflight(ctx context.Context, req Request) ([]*playbook.Playbook, error) {
+	req, err := req.Resolved()
+	if err != nil {
+		return nil, err
+	}
 	useAnsible, err := needsAnsible(req)
 	if err != nil {
 		return nil, err
 	}
 	if !useAnsible {
-		return Load(req.Playbooks)
+		return Load(req.Playbooks, req.RolesPath)
 	}
 	o, err := ansibleOptions(req)
 	if err != nil {
@@ -75,7 +79,7 @@ func Preflight(ctx context.Context, req Request) ([]*playbook.Playbook, error) {
 	}
 	var pbs []*playbook.Playbook
 	for _, p := range req.Playbooks {
-		pb, err := ansible.Parse(p, rolesPath())
+		pb, err := ansible.Parse(p, req.RolesPath)
 		if err != nil {
 			if req.Backend == BackendAnsible && req.Confine == "" {
 				pbs = nil
@@ -108,7 +112,7 @@ func ansibleOptions(req Request) (ansible.Options, error) {
 			return ansible.Options{}, fmt.Errorf("%w: %s", ErrNoPlaybook, p)
 		}
 	}
-	needs, _ := Needs(req.Playbooks)
+	needs, _ := Needs(req.Playbooks, req.RolesPath)
 	if req.Root != "" {
 		what := "backend " + req.Backend
 		if len(needs) > 0 {
@@ -121,13 +125,18 @@ func ansibleOptions(req Request) (ansible.Options, error) {
 		req.Log.Info("running through ansible-playbook", "backend", req.Backend,
 			"not_native", strings.Join(ansible.NeedNames(needs), ","))
 	}
-	return ansible.Options{
+	o := ansible.Options{
 		Playbooks: req.Playbooks, Inventories: req.Inventories, Limit: req.Limit, ExtraVars: req.ExtraVars,
 		Check: req.Check, Diff: req.Diff, Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks,
 		Connection: req.Connection, RemoteUser: req.RemoteUser, PrivateKey: req.PrivateKey,
 		Become: req.Become, BecomeUser: req.BecomeUser, VaultPasswordFile: req.VaultPasswordFile, VaultIDs: req.VaultIDs,
 		Needs: needs, Sink: req.Sink, Log: req.Log,
-	}, nil
+	}
+	if req.AnsibleCfgPath != "" {
+		// the agent runs from /, not the checkout: name the file tend read
+		o.Env = append(o.Env, "ANSIBLE_CONFIG="+req.AnsibleCfgPath)
+	}
+	return o, nil
 }
 
 // ansibleError maps ansible-playbook's own errors onto ExitCode: its code 4

@@ -50,8 +50,11 @@ type Options struct {
 	// Decrypt decrypts ansible-vault data (vars files, !vault values); nil
 	// means vault content is an error.
 	Decrypt func(data []byte) ([]byte, error)
-	// RolesPath adds role search dirs (ANSIBLE_ROLES_PATH).
+	// RolesPath adds role search dirs (roles_path, ANSIBLE_ROLES_PATH).
 	RolesPath []string
+	// Gathering is Ansible's gathering setting: with "explicit", a play
+	// that does not set gather_facts gathers none.
+	Gathering string
 	// Verbosity is the -v count (debug's verbosity: compares with it).
 	Verbosity int
 	// Become returns the view of a host that acts as another user (play
@@ -309,7 +312,7 @@ func (r *Runner) runBatch(ctx context.Context, pl *play) error {
 	for _, h := range p.Handlers {
 		pl.handlers = append(pl.handlers, &handler{task: h, scope: playScope(pl, true)})
 	}
-	gather := p.GatherFacts == nil || *p.GatherFacts
+	gather := p.GatherFacts == nil && r.opts.Gathering != "explicit" || p.GatherFacts != nil && *p.GatherFacts
 	if gather && r.tagsAllow([]string{"always"}) {
 		r.gatherFacts(ctx, pl, root)
 	}
