@@ -140,8 +140,8 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 		Inventory: inv, Limit: req.Limit, ExtraVars: extra, Check: req.Check, Diff: req.Diff,
 		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log, Verbosity: req.Verbosity,
 		RolesPath: req.RolesPath, Gathering: req.Gathering,
-		Facts:     facts.Gather,
-		Decrypt:   dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,
+		Facts:   facts.Gather,
+		Decrypt: dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,
 	}
 	opts.Connect = req.Connect
 	if opts.Connect == nil {
