@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tend-project/tend/internal/ansible"
+	"github.com/tend-project/tend/internal/ansiblecfg"
 	"github.com/tend-project/tend/internal/engine"
 	"github.com/tend-project/tend/internal/inventory"
 	"github.com/tend-project/tend/internal/playbook"
@@ -53,16 +54,28 @@ func Dir(dir string) (*Result, error) {
 			}
 		}
 	}
+	// the repo's ansible.cfg (roles_path) counts, as it does for a run
+	cfgDir := dir
+	if !st.IsDir() {
+		cfgDir = filepath.Dir(dir)
+	}
+	var rolesPath []string
+	if cfg, err := ansiblecfg.Load(cfgDir); err != nil {
+		res.Problems = append(res.Problems, err.Error())
+	} else {
+		rolesPath = cfg.RolesPath
+	}
 	for _, f := range files {
 		if !looksLikePlaybook(f) {
 			continue
 		}
 		res.Playbooks++
 		l := playbook.NewLoader(engine.IsAction)
+		l.RolesPath = rolesPath
 		pb := l.LoadPlaybook(f)
 		// actions tend lacks are not problems: backend auto runs those
 		// plays through Ansible
-		needs, _ := ansible.Scan([]string{f}, nil, engine.IsAction)
+		needs, _ := ansible.Scan([]string{f}, rolesPath, engine.IsAction)
 		notNative := map[string]bool{}
 		for _, n := range needs {
 			notNative[n.Action] = true

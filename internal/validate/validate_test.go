@@ -63,3 +63,35 @@ func TestDirListsPlaysThatNeedAnsible(t *testing.T) {
 		t.Errorf("the misspelled keyword is not a problem: %q", res.Problems)
 	}
 }
+
+// TestDirReadsAnsibleCfg: roles found through the repo's roles_path are
+// not "not found"; a bad ansible.cfg is a problem.
+func TestDirReadsAnsibleCfg(t *testing.T) {
+	t.Setenv("ANSIBLE_CONFIG", "")
+	os.Unsetenv("ANSIBLE_CONFIG")
+	t.Setenv("HOME", t.TempDir())
+	dir := t.TempDir()
+	for rel, s := range map[string]string{
+		"ansible.cfg":                      "[defaults]\nroles_path = shared/roles\n",
+		"shared/roles/base/tasks/main.yml": "- copy: {dest: /etc/motd, content: hi}\n",
+		"site.yml":                         "- hosts: all\n  roles: [base]\n",
+	} {
+		p := filepath.Join(dir, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 0 {
+		t.Errorf("problems %v: the role is on roles_path", res.Problems)
+	}
+	os.WriteFile(filepath.Join(dir, "ansible.cfg"), []byte("[defaults]\nforks = x\n"), 0o644)
+	res, _ = Dir(dir)
+	if len(res.Problems) == 0 || !strings.Contains(strings.Join(res.Problems, "\n"), "forks") {
+		t.Errorf("a bad ansible.cfg: problems %v", res.Problems)
+	}
+}
