@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/tend-project/tend/internal/module"
 	"github.com/tend-project/tend/internal/playbook"
@@ -362,6 +366,32 @@ func (r *Runner) searchDirs(pl *play, sc *scope, t *playbook.Task, kind string) 
 
 // renderTemplateText renders a template file's text with include search
 // paths set to the template dirs.
+// templateVars adds what Ansible's template action gives a template:
+// template_path (src as written), template_fullpath, template_destpath,
+// template_host (this machine's name), template_uid (the file's owner)
+// and template_run_date.
+func (r *Runner) templateVars(pl *play, sc *scope, t *playbook.Task, args map[string]any, vars template.Vars) template.Vars {
+	src, _ := args["src"].(string)
+	dest, _ := args["dest"].(string)
+	extra := map[string]any{"template_path": src, "template_destpath": dest, "template_run_date": time.Now().Format("2006-01-02 15:04:05.000000")}
+	if host, err := os.Hostname(); err == nil {
+		extra["template_host"] = host
+	}
+	if full, err := r.findFile(pl, sc, t, "templates", src); err == nil {
+		extra["template_fullpath"] = full
+		if st, err := os.Stat(full); err == nil {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+				if u, err := user.LookupId(strconv.Itoa(int(sys.Uid))); err == nil {
+					extra["template_uid"] = u.Username
+				} else {
+					extra["template_uid"] = strconv.Itoa(int(sys.Uid))
+				}
+			}
+		}
+	}
+	return template.Vars(merge(vars, extra))
+}
+
 func (r *Runner) renderTemplateText(pl *play, sc *scope, t *playbook.Task, text string, vars template.Vars) (string, error) {
 	e := r.tmpl.WithSearchPaths(r.searchDirs(pl, sc, t, "templates"))
 	return e.RenderString(text, vars)

@@ -858,7 +858,8 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 		mt.Backup = func(ctx context.Context, p string) error { return r.opts.Backup(ctx, hs.h, p) }
 	}
 	if info.Name == "template" {
-		mt.Render = func(text string) (string, error) { return r.renderTemplateText(pl, sc, t, text, vars) }
+		tvars := r.templateVars(pl, sc, t, args, vars)
+		mt.Render = func(text string) (string, error) { return r.renderTemplateText(pl, sc, t, text, tvars) }
 	}
 	mres, err := info.New().Run(ctx, mt)
 	out := report.TaskResult{Values: mres.Values, Diffs: mres.Diffs, Resources: mres.Resources, Msg: mres.Msg, Changed: mres.Changed}
