@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -144,6 +146,28 @@ func (r *Runner) Run(ctx context.Context, pb *playbook.Playbook) (*report.Report
 	return r.rep, nil
 }
 
+// playOrder puts a play's hosts in the order its `order:` asks for:
+// inventory (the default), reverse_inventory, sorted, reverse_sorted or
+// shuffle.
+func playOrder(names []string, order any) ([]string, error) {
+	out := slices.Clone(names)
+	switch order {
+	case nil, "inventory":
+	case "reverse_inventory":
+		slices.Reverse(out)
+	case "sorted":
+		slices.Sort(out)
+	case "reverse_sorted":
+		slices.Sort(out)
+		slices.Reverse(out)
+	case "shuffle":
+		rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	default:
+		return nil, fmt.Errorf("invalid play 'order' value %v: use inventory, reverse_inventory, sorted, reverse_sorted or shuffle", order)
+	}
+	return out, nil
+}
+
 // hostState is what the engine knows of one host across a run.
 type hostState struct {
 	name     string
@@ -240,6 +264,12 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 			return err
 		}
 	}
+	// order: changes the order hosts run in (and are batched in), not
+	// ansible_play_hosts_all, as in Ansible
+	runOrder, err := playOrder(names, p.Unknown["order"])
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Pos, err)
+	}
 	if name == "" {
 		name = pattern
 	}
@@ -269,7 +299,17 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 	for k, v := range p.Vars {
 		pl.vars[k] = v
 	}
-	batches, err := r.batches(p, all)
+	byName := make(map[string]*hostState, len(all))
+	for _, hs := range all {
+		byName[hs.name] = hs
+	}
+	var ordered []*hostState
+	for _, n := range runOrder {
+		if hs, ok := byName[n]; ok {
+			ordered = append(ordered, hs)
+		}
+	}
+	batches, err := r.batches(p, ordered)
 	if err != nil {
 		return fmt.Errorf("%s: serial: %w", p.Pos, err)
 	}

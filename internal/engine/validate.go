@@ -45,6 +45,9 @@ func Validate(pb *playbook.Playbook) playbook.Errors {
 		walk(ref.Role.Handlers)
 	}
 	for _, p := range pb.Plays {
+		if _, err := playOrder(nil, p.Unknown["order"]); err != nil {
+			errs = append(errs, &playbook.Error{Pos: p.Pos, Msg: err.Error()})
+		}
 		walk(p.PreTasks)
 		walk(p.Tasks)
 		walk(p.PostTasks)
