@@ -522,14 +522,22 @@ func (r *Runner) gatherFacts(ctx context.Context, pl *play, sc *scope) {
 // parallel runs fn for each active host, at most Forks at once, and returns
 // results in host order.
 func (r *Runner) parallel(ctx context.Context, hosts []*hostState, fn func(*hostState) report.TaskResult) []report.TaskResult {
+	return r.parallelN(ctx, r.opts.Forks, hosts, fn)
+}
+
+// parallelN is parallel with at most n hosts at once (a task's throttle).
+func (r *Runner) parallelN(ctx context.Context, n int, hosts []*hostState, fn func(*hostState) report.TaskResult) []report.TaskResult {
+	if n <= 0 || n > r.opts.Forks {
+		n = r.opts.Forks
+	}
 	out := make([]report.TaskResult, len(hosts))
-	if len(hosts) == 1 || r.opts.Forks == 1 {
+	if len(hosts) == 1 || n == 1 {
 		for i, hs := range hosts {
 			out[i] = fn(hs)
 		}
 		return out
 	}
-	sem := make(chan struct{}, r.opts.Forks)
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for i, hs := range hosts {
 		wg.Add(1)
@@ -575,6 +583,11 @@ func (r *Runner) record(pl *play, res report.TaskResult) {
 			hs.recap.Failed++
 		}
 	case report.StatusUnreachable:
+		if res.Ignored { // ignore_unreachable, counted as Ansible counts it
+			hs.recap.OK++
+			hs.recap.Ignored++
+			break
+		}
 		hs.recap.Unreachable++
 		hs.unreach = true
 	}

@@ -73,7 +73,8 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 	if runOnce {
 		targets = hosts[:1]
 	}
-	results := r.parallel(ctx, targets, func(hs *hostState) report.TaskResult {
+	throttle, _ := r.intValue(t.Throttle, template.Vars(merge(pl.vars, r.opts.ExtraVars)))
+	results := r.parallelN(ctx, throttle, targets, func(hs *hostState) report.TaskResult {
 		return r.runOnHost(ctx, pl, sc, t, hs, name)
 	})
 	if action == "group_by" || action == "add_host" {
@@ -91,8 +92,13 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 		}
 	}
 	fatal := false
+	ignoreUnreachable, _ := boolish(firstNonNil(t.IgnoreUnreachable, pl.p.Unknown["ignore_unreachable"]))
 	for i, res := range results {
 		hs := targets[i]
+		if res.Status == report.StatusUnreachable && ignoreUnreachable {
+			res.Ignored = true // the host stays in the play,
+			hs.connErr = nil   // and the next task tries to connect again
+		}
 		r.record(pl, res)
 		if res.Status == report.StatusFailed && !res.Ignored {
 			hs.failed = true

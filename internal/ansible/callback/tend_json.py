@@ -235,7 +235,8 @@ class CallbackModule(CallbackBase):
         self._record(result, 'skipped')
 
     def v2_runner_on_unreachable(self, result):
-        self._record(result, 'unreachable')
+        # ignore_unreachable: Ansible counts the host ok and ignored
+        self._record(result, 'unreachable', ignored=bool(result._task.ignore_unreachable))
 
     def v2_runner_item_on_ok(self, result):
         self._record_item(result, 'ok')
