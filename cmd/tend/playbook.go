@@ -28,6 +28,7 @@ type runFlags struct {
 	becomeUser, vaultFile, backend     string
 	output, root                       string
 	check, diff, become, syntaxCheck   bool
+	forceHandlers                      bool
 	acceptHostKey                      bool
 	sshCommonArgs, sshExtraArgs        string
 	timeout                            int
@@ -59,6 +60,7 @@ func (f *runFlags) add(fs interface {
 	fs.StringVarP(&f.backend, "backend", "", "native", "native, ansible or auto")
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVarP(&f.syntaxCheck, "syntax-check", "", false, "parse and validate the playbook, run nothing")
+	fs.BoolVarP(&f.forceHandlers, "force-handlers", "", false, "run notified handlers even on hosts that failed")
 	fs.CountVarP(&f.verbose, "verbose", "v", "more output (-vvv)")
 	fs.StringVarP(&f.root, "root", "", "", "map every local path under this directory and run no commands (demos, tests)")
 	fs.BoolVarP(&f.acceptHostKey, "accept-host-key", "", false, "record unknown SSH host keys on first use (changed keys are still refused)")
@@ -76,7 +78,7 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, VaultIDs: f.vaultIDs, Root: f.root, Backend: f.backend,
 		AcceptHostKey: f.acceptHostKey, SSHCommonArgs: f.sshCommonArgs, SSHExtraArgs: f.sshExtraArgs,
 		Timeout:   time.Duration(f.timeout) * time.Second,
-		Verbosity: f.verbose,
+		Verbosity: f.verbose, ForceHandlers: f.forceHandlers,
 	}
 	// ansible.cfg is looked for where Ansible looks: the working directory
 	if wd, err := os.Getwd(); err == nil {

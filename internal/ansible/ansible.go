@@ -44,6 +44,7 @@ type Options struct {
 	Limit             string
 	ExtraVars         []string // raw -e values, passed as given
 	Check, Diff       bool
+	ForceHandlers     bool
 	Tags, SkipTags    []string
 	Forks             int
 	Connection        string // -c; "" leaves Ansible's default
@@ -130,6 +131,9 @@ func (o *Options) Args() []string {
 	}
 	if o.Diff {
 		a = append(a, "--diff")
+	}
+	if o.ForceHandlers {
+		a = append(a, "--force-handlers")
 	}
 	if len(o.Tags) > 0 {
 		a = append(a, "--tags", strings.Join(o.Tags, ","))

@@ -30,14 +30,16 @@ type Request struct {
 	Limit       string
 	ExtraVars   []string // raw -e values: k=v, @file, JSON/YAML
 	Check, Diff bool
-	Tags        []string
-	SkipTags    []string
-	Forks       int
-	Connection  string // "", "local" or "ssh"
-	RemoteUser  string
-	PrivateKey  string
-	Become      bool
-	BecomeUser  string
+	// ForceHandlers runs notified handlers on failed hosts too.
+	ForceHandlers bool
+	Tags          []string
+	SkipTags      []string
+	Forks         int
+	Connection    string // "", "local" or "ssh"
+	RemoteUser    string
+	PrivateKey    string
+	Become        bool
+	BecomeUser    string
 	// VaultPasswordFile (the default id) and VaultIDs (ID@FILE, as
 	// ansible-playbook's --vault-id) decrypt vault content.
 	VaultPasswordFile string
@@ -139,7 +141,7 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	opts := engine.Options{
 		Inventory: inv, Limit: req.Limit, ExtraVars: extra, Check: req.Check, Diff: req.Diff,
 		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log, Verbosity: req.Verbosity,
-		RolesPath: req.RolesPath, Gathering: req.Gathering,
+		RolesPath: req.RolesPath, Gathering: req.Gathering, ForceHandlers: req.ForceHandlers,
 		Facts:   facts.Gather,
 		Decrypt: dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,
 	}

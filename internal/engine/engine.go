@@ -54,6 +54,9 @@ type Options struct {
 	Decrypt func(data []byte) ([]byte, error)
 	// RolesPath adds role search dirs (roles_path, ANSIBLE_ROLES_PATH).
 	RolesPath []string
+	// ForceHandlers runs notified handlers on hosts that failed too
+	// (--force-handlers).
+	ForceHandlers bool
 	// Gathering is Ansible's gathering setting: with "explicit", a play
 	// that does not set gather_facts gathers none.
 	Gathering string

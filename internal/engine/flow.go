@@ -253,7 +253,7 @@ func (r *Runner) flushHandlers(ctx context.Context, pl *play) {
 		}
 		names := r.handlerNames(pl, h)
 		var hosts []*hostState
-		for _, hs := range active(pl.hosts) {
+		for _, hs := range r.handlerHosts(pl) {
 			hs.mu.Lock()
 			hit := false
 			for _, n := range names {
@@ -284,6 +284,23 @@ func (r *Runner) flushHandlers(ctx context.Context, pl *play) {
 		}
 		hs.mu.Unlock()
 	}
+}
+
+// handlerHosts are the hosts a flush runs notified handlers on: those still
+// in the play, and with force_handlers (the play keyword or
+// --force-handlers) those that failed too, as Ansible does.
+func (r *Runner) handlerHosts(pl *play) []*hostState {
+	force, _ := boolish(pl.p.Unknown["force_handlers"])
+	if !force && !r.opts.ForceHandlers {
+		return active(pl.hosts)
+	}
+	var out []*hostState
+	for _, hs := range pl.hosts {
+		if !hs.unreach && !hs.ended {
+			out = append(out, hs)
+		}
+	}
+	return out
 }
 
 // runMeta handles meta: tasks.
