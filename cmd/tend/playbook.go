@@ -1,18 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/tend-project/tend/internal/apply"
+	"github.com/tend-project/tend/internal/engine"
 	"github.com/tend-project/tend/internal/report"
 )
 
@@ -79,6 +83,9 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		AcceptHostKey: f.acceptHostKey, SSHCommonArgs: f.sshCommonArgs, SSHExtraArgs: f.sshExtraArgs,
 		Timeout:   time.Duration(f.timeout) * time.Second,
 		Verbosity: f.verbose, ForceHandlers: f.forceHandlers,
+	}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		req.Prompt = promptTerminal
 	}
 	// ansible.cfg is looked for where Ansible looks: the working directory
 	if wd, err := os.Getwd(); err == nil {
@@ -155,4 +162,38 @@ func cmdPlaybook(args []string) error {
 		return &exitError{code: code, err: err}
 	}
 	return nil
+}
+
+// promptTerminal asks for a vars_prompt variable on the terminal, as
+// ansible-playbook does: the default in brackets, no echo when private,
+// asked twice when it must be confirmed.
+func promptTerminal(vp engine.VarPrompt) (string, error) {
+	ask := func(label string) (string, error) {
+		if vp.Default != nil {
+			label = fmt.Sprintf("%s [%v]", label, vp.Default)
+		}
+		fmt.Fprintf(os.Stderr, "%s: ", label)
+		if vp.Private {
+			b, err := term.ReadPassword(int(os.Stdin.Fd()))
+			fmt.Fprintln(os.Stderr)
+			return string(b), err
+		}
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", err
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	v, err := ask(vp.Prompt)
+	if err != nil || !vp.Confirm {
+		return v, err
+	}
+	again, err := ask("confirm " + vp.Prompt)
+	if err != nil {
+		return "", err
+	}
+	if again != v {
+		return "", fmt.Errorf("the values entered do not match")
+	}
+	return v, nil
 }

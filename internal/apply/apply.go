@@ -32,14 +32,17 @@ type Request struct {
 	Check, Diff bool
 	// ForceHandlers runs notified handlers on failed hosts too.
 	ForceHandlers bool
-	Tags          []string
-	SkipTags      []string
-	Forks         int
-	Connection    string // "", "local" or "ssh"
-	RemoteUser    string
-	PrivateKey    string
-	Become        bool
-	BecomeUser    string
+	// Prompt asks for vars_prompt variables (tend playbook on a terminal);
+	// nil takes their defaults.
+	Prompt     func(engine.VarPrompt) (string, error)
+	Tags       []string
+	SkipTags   []string
+	Forks      int
+	Connection string // "", "local" or "ssh"
+	RemoteUser string
+	PrivateKey string
+	Become     bool
+	BecomeUser string
 	// VaultPasswordFile (the default id) and VaultIDs (ID@FILE, as
 	// ansible-playbook's --vault-id) decrypt vault content.
 	VaultPasswordFile string
@@ -141,7 +144,7 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	opts := engine.Options{
 		Inventory: inv, Limit: req.Limit, ExtraVars: extra, Check: req.Check, Diff: req.Diff,
 		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log, Verbosity: req.Verbosity,
-		RolesPath: req.RolesPath, Gathering: req.Gathering, ForceHandlers: req.ForceHandlers,
+		RolesPath: req.RolesPath, Gathering: req.Gathering, ForceHandlers: req.ForceHandlers, Prompt: req.Prompt,
 		Facts:   facts.Gather,
 		Decrypt: dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,
 	}

@@ -54,6 +54,10 @@ type Options struct {
 	Decrypt func(data []byte) ([]byte, error)
 	// RolesPath adds role search dirs (roles_path, ANSIBLE_ROLES_PATH).
 	RolesPath []string
+	// Prompt asks for a vars_prompt variable; nil (the agent, or no
+	// terminal) takes each one's default, or null without one, as
+	// ansible-playbook does when nobody can answer.
+	Prompt func(VarPrompt) (string, error)
 	// ForceHandlers runs notified handlers on hosts that failed too
 	// (--force-handlers).
 	ForceHandlers bool
@@ -147,6 +151,62 @@ func (r *Runner) Run(ctx context.Context, pb *playbook.Playbook) (*report.Report
 		}
 	}
 	return r.rep, nil
+}
+
+// VarPrompt is one vars_prompt entry to ask for.
+type VarPrompt struct {
+	Name, Prompt string
+	Default      any // nil when there is none
+	Private      bool
+	Confirm      bool
+}
+
+// varsPrompt sets the play's vars_prompt variables that -e did not give.
+func (r *Runner) varsPrompt(p *playbook.Play, vars map[string]any) error {
+	raw, ok := p.Unknown["vars_prompt"]
+	if !ok || raw == nil {
+		return nil
+	}
+	list, ok := template.ToGo(raw).([]any)
+	if !ok {
+		return fmt.Errorf("must be a list of {name: ..., prompt: ...}")
+	}
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok || m["name"] == nil {
+			return fmt.Errorf("each entry needs a name (got %v)", e)
+		}
+		vp := VarPrompt{Name: fmt.Sprint(m["name"]), Default: m["default"], Private: true}
+		if s, ok := m["prompt"].(string); ok {
+			vp.Prompt = s
+		} else {
+			vp.Prompt = vp.Name
+		}
+		if b, ok := boolish(m["private"]); ok {
+			vp.Private = b
+		}
+		vp.Confirm, _ = boolish(m["confirm"])
+		if _, given := r.opts.ExtraVars[vp.Name]; given {
+			continue
+		}
+		if r.opts.Prompt == nil {
+			vars[vp.Name] = vp.Default
+			continue
+		}
+		if m["encrypt"] != nil {
+			return fmt.Errorf("%s: encrypt is not supported; give the value with -e", vp.Name)
+		}
+		v, err := r.opts.Prompt(vp)
+		if err != nil {
+			return fmt.Errorf("%s: %w", vp.Name, err)
+		}
+		if v == "" && vp.Default != nil {
+			vars[vp.Name] = vp.Default
+		} else {
+			vars[vp.Name] = v
+		}
+	}
+	return nil
 }
 
 // playOrder puts a play's hosts in the order its `order:` asks for:
@@ -301,6 +361,9 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 	pl.vars = map[string]any{}
 	for k, v := range p.Vars {
 		pl.vars[k] = v
+	}
+	if err := r.varsPrompt(p, pl.vars); err != nil {
+		return fmt.Errorf("%s: vars_prompt: %w", p.Pos, err)
 	}
 	byName := make(map[string]*hostState, len(all))
 	for _, hs := range all {
