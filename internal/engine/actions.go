@@ -87,7 +87,7 @@ func actDebug(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook.T
 	if m, ok := t.Args["msg"]; ok {
 		v, err := r.tmpl.RenderData(m, vars)
 		if err != nil {
-			return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+			return report.TaskResult{Status: report.StatusFailed, Msg: undefinedMsg(t, err)}
 		}
 		msg = template.ToGo(v)
 	} else if raw, ok := t.Args["_raw_params"]; ok {
@@ -105,7 +105,7 @@ func actSetFact(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook
 		if k == "cacheable" {
 			rv, err := r.tmpl.RenderData(v, vars)
 			if err != nil {
-				return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+				return report.TaskResult{Status: report.StatusFailed, Msg: undefinedMsg(t, err)}
 			}
 			if cacheable, err = module.ToBool(rv); err != nil {
 				return report.TaskResult{Status: report.StatusFailed, Msg: "cacheable: " + err.Error()}
@@ -114,7 +114,7 @@ func actSetFact(r *Runner, ctx context.Context, pl *play, sc *scope, t *playbook
 		}
 		rv, err := r.tmpl.RenderData(v, vars)
 		if err != nil {
-			return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+			return report.TaskResult{Status: report.StatusFailed, Msg: undefinedMsg(t, err)}
 		}
 		rv = template.ToGo(rv)
 		// k=v form gives strings; Ansible converts "yes"/"true" to booleans there

@@ -807,7 +807,7 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 	}
 	raw, err := r.renderArgs(t.Args, vars)
 	if err != nil {
-		return report.TaskResult{Status: report.StatusFailed, Msg: "The task includes an option with an undefined variable. The error was: " + err.Error()}
+		return report.TaskResult{Status: report.StatusFailed, Msg: undefinedMsg(t, err)}
 	}
 	var args module.Args
 	if info.Spec != nil {
@@ -982,6 +982,16 @@ func (r *Runner) taskEnv(t *playbook.Task, sc *scope, vars template.Vars) (map[s
 		}
 	}
 	return env, nil
+}
+
+// undefinedMsg is Ansible's message for a task whose arguments do not
+// template, with where the task is, as Ansible gives it.
+func undefinedMsg(t *playbook.Task, err error) string {
+	msg := "The task includes an option with an undefined variable. The error was: " + err.Error()
+	if t.Pos.File != "" && t.Pos.Line > 0 {
+		msg += fmt.Sprintf("\n\nThe error appears to be in '%s': line %d, column %d", t.Pos.File, t.Pos.Line, t.Pos.Col)
+	}
+	return msg
 }
 
 // renderArgs templates module arguments and drops those equal to omit.
