@@ -190,9 +190,10 @@ func (r *Runner) addRoleHandlers(pl *play, ref *playbook.RoleRef, sc *scope) {
 	}
 	found := false
 	for _, h := range pl.handlers {
-		if h.task.Role == ref.Role {
-			// the role is in the play again: its handlers see the latest
-			// parameters, as in Ansible
+		// the same role (by directory: include_role loads it again at run
+		// time) is in the play again: its handlers are not added twice and
+		// see the latest parameters, as in Ansible
+		if h.task.Role != nil && h.task.Role.Path == ref.Role.Path {
 			c := *h.scope
 			c.roleRef = ref
 			h.scope = &c
