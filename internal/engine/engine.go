@@ -380,7 +380,10 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 		return fmt.Errorf("%s: serial: %w", p.Pos, err)
 	}
 	pl.all = all
-	pl.roles = playRoles(p.Roles, map[*playbook.Role]bool{})
+	// the roles: section and import_role expose their defaults and vars to
+	// the whole play (even the tasks before an import_role), as Ansible
+	// does with private_role_vars off
+	pl.roles = playRoles(append(append([]*playbook.RoleRef{}, p.Roles...), importedRoles(p)...), map[*playbook.Role]bool{})
 	for _, batch := range batches {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -699,6 +702,43 @@ func sortedKeys(m map[string]bool) []string {
 
 // playRoles lists the roles a play's roles: section brings in, dependencies
 // first, each once.
+// addRole exposes a role's defaults and vars to the rest of the play (an
+// include_role with public: true). Called between tasks, never while hosts
+// run one.
+func (pl *play) addRole(role *playbook.Role) {
+	for _, r := range pl.roles {
+		if r.Path == role.Path {
+			return
+		}
+	}
+	pl.roles = append(append([]*playbook.Role{}, pl.roles...), role)
+}
+
+// importedRoles are the roles a play's task lists bring in with import_role.
+func importedRoles(p *playbook.Play) []*playbook.RoleRef {
+	var out []*playbook.RoleRef
+	seen := map[*playbook.Task]bool{}
+	var walk func(ts []*playbook.Task)
+	walk = func(ts []*playbook.Task) {
+		for _, t := range ts {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			if t.Imported && t.RoleRef != nil && t.RoleRef.Role != nil {
+				out = append(out, t.RoleRef)
+			}
+			walk(t.Block)
+			walk(t.Rescue)
+			walk(t.Always)
+		}
+	}
+	walk(p.PreTasks)
+	walk(p.Tasks)
+	walk(p.PostTasks)
+	return out
+}
+
 func playRoles(refs []*playbook.RoleRef, seen map[*playbook.Role]bool) []*playbook.Role {
 	var out []*playbook.Role
 	for _, ref := range refs {

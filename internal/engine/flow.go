@@ -434,6 +434,9 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 					r.includeFail(pl, t, hs, err.Error())
 					break
 				}
+				if pub, _ := boolish(args["public"]); pub {
+					ref.Public = true
+				}
 				job.role = ref
 			} else {
 				file, _ := args["file"].(string)
@@ -500,6 +503,10 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 			tasks = append(tasks, &playbook.Task{Pos: j.role.Pos, Block: j.role.Role.Tasks, Imported: true, RoleRef: j.role})
 			// the role block re-sets roleRef; run with the include's vars
 			r.runListOn(ctx, pl, &c, applied(j, tasks), []*hostState{j.hs})
+			if j.role.Public {
+				// public: its defaults and vars are the play's from now on
+				pl.addRole(j.role.Role)
+			}
 			continue
 		}
 		nerr := len(r.loader.Errs)

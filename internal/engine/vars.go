@@ -2,9 +2,11 @@ package engine
 
 import (
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/tend-project/tend/internal/playbook"
 	"github.com/tend-project/tend/internal/template"
 )
 
@@ -126,6 +128,25 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 		search = append(search, play.pb.Dir)
 	}
 	v["ansible_search_path"] = search
+	// the play's roles (roles:, import_role, public include_role);
+	// ansible_role_names adds their dependencies
+	playRoleNames, allRoleNames := []any{}, []any{}
+	for _, role := range play.roles {
+		allRoleNames = append(allRoleNames, role.Name)
+	}
+	for _, ref := range play.p.Roles {
+		if ref.Role != nil {
+			playRoleNames = append(playRoleNames, ref.Role.Name)
+		}
+	}
+	for _, role := range play.roles {
+		if !slices.ContainsFunc(play.p.Roles, func(ref *playbook.RoleRef) bool { return ref.Role == role }) && !isDependency(play, role) {
+			playRoleNames = append(playRoleNames, role.Name)
+		}
+	}
+	v["role_names"] = playRoleNames
+	v["ansible_play_role_names"] = playRoleNames
+	v["ansible_role_names"] = uniqueNames(allRoleNames)
 	if len(roles) > 0 {
 		cur := roles[len(roles)-1]
 		if cur.Role != nil {
@@ -146,6 +167,31 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 		}
 	}
 	return template.Vars(v)
+}
+
+// isDependency reports whether role comes into the play only as another
+// role's dependency.
+func isDependency(pl *play, role *playbook.Role) bool {
+	for _, r := range pl.roles {
+		for _, d := range r.Deps {
+			if d.Role == role {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func uniqueNames(names []any) []any {
+	out := []any{}
+	seen := map[any]bool{}
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func tagList(tags []string, def string) []any {
