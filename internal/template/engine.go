@@ -172,18 +172,25 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 	if len(p.nodes) == 1 {
 		if o, ok := p.nodes[0].(*outNode); ok {
 			raw := sc.eval(o.x)
-			if _, isTuple := raw.(tuple); isTuple {
+			if _, isTuple := asTuple(raw); isTuple {
 				return p.restoreNewlines(repr(raw)), nil
 			}
 			v := norm(raw)
 			switch x := v.(type) {
-			case []any, *Map, map[string]any, bool:
+			case []any, *Map, map[string]any:
+				if !literalOnly(x) {
+					// Ansible's literal_eval of "[datetime.datetime(...)]"
+					// fails, so the template gives the text
+					return p.restoreNewlines(repr(x)), nil
+				}
+				return x, nil
+			case bool:
 				return x, nil
 			case string:
 				x = p.restoreNewlines(x)
-				if _, isFilter := o.x.(*filterExpr); isFilter {
-					// Ansible wraps filter results as NativeJinjaText,
-					// which is never literal_eval'd.
+				if f, isFilter := o.x.(*filterExpr); isFilter && stringTypeFilters[f.name] {
+					// Ansible wraps these filters' results as
+					// NativeJinjaText, which is never literal_eval'd.
 					return x, nil
 				}
 				return literalish(x), nil
@@ -196,6 +203,12 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 	var b strings.Builder
 	sc.execNodes(p.nodes, &b)
 	return literalish(p.restoreNewlines(b.String())), nil
+}
+
+// stringTypeFilters are Ansible's STRING_TYPE_FILTERS: a template that is
+// one of them keeps its string even when it looks like a list or dict.
+var stringTypeFilters = map[string]bool{
+	"string": true, "to_json": true, "to_nice_json": true, "to_yaml": true, "to_nice_yaml": true, "ppretty": true, "json": true,
 }
 
 // literalish mirrors ansible_concat: results that look like a list, dict

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxIncludeDepth bounds nested {% include %}, so a template that includes
@@ -223,6 +224,8 @@ func outStr(v any) string {
 		return ""
 	case string:
 		return x
+	case markup:
+		return string(x)
 	}
 	return toStr(v)
 }
@@ -633,10 +636,22 @@ var listMethods = map[string]bool{"index": true, "count": true, "append": true, 
 
 // getAttr is Jinja2's getattr: Python attribute first, then item.
 func getAttr(obj any, name string) any {
+	if g, ok := obj.(groupTuple); ok && len(g) == 2 {
+		switch name {
+		case "grouper":
+			return g[0]
+		case "list":
+			return g[1]
+		}
+	}
 	obj = norm(obj)
 	switch x := obj.(type) {
 	case *undef:
 		return x
+	case object:
+		if v, ok := x.attr(name); ok {
+			return v
+		}
 	case Getter:
 		if v, ok := x.TemplateGet(name); ok {
 			return norm(v)
@@ -666,6 +681,11 @@ func getAttr(obj any, name string) any {
 
 // getItem is Jinja2's getitem: item first, then attribute.
 func getItem(obj any, key any) any {
+	if g, ok := obj.(groupTuple); ok {
+		if name, ok := key.(string); ok && (name == "grouper" || name == "list") {
+			return getAttr(g, name)
+		}
+	}
 	obj, key = norm(obj), norm(key)
 	if u, ok := key.(*undef); ok {
 		panic(u.err())
@@ -696,6 +716,9 @@ func getItem(obj any, key any) any {
 			}
 			if i < 0 || i >= len(x) {
 				return &undef{name: toStr(key), msg: "list object has no element " + toStr(key)}
+			}
+			if g, ok := x[i].(groupTuple); ok {
+				return g // keeps .grouper and .list
 			}
 			return norm(x[i])
 		}
@@ -880,7 +903,7 @@ func (sc *scope) evalBin(x *binExpr) any {
 	case "%":
 		if s, ok := l.(string); ok {
 			// Only a tuple spreads into several arguments: '%s' % [1, 2] is one.
-			_, spread := rawR.(tuple)
+			_, spread := asTuple(rawR)
 			return pyFormat(s, r, spread)
 		}
 		return arith(x.op, l, r)
@@ -928,6 +951,9 @@ func contains(container, item any) bool {
 }
 
 func arith(op string, l, r any) any {
+	if v, ok := objectArith(op, l, r); ok {
+		return v
+	}
 	li, lInt := l.(int)
 	ri, rInt := r.(int)
 	if lb, ok := l.(bool); ok {
@@ -1064,7 +1090,10 @@ func pyFormat(format string, arg any, spread bool) string {
 				fail("format requires a mapping")
 			}
 			key := format[i+1 : i+end]
-			val, _ = mapGet(named, key)
+			var found bool
+			if val, found = mapGet(named, key); !found {
+				fail("KeyError: %s", pyQuote(key))
+			}
 			haveVal = true
 			i += end + 1
 		}
@@ -1100,10 +1129,39 @@ func pyFormat(format string, arg any, spread bool) string {
 			if !ok {
 				fail("a number is required, not %s", typeName(val))
 			}
-			if verb == 'x' || verb == 'X' || verb == 'o' {
+			switch {
+			case verb == 'x' || verb == 'X' || verb == 'o':
 				b.WriteString(fmt.Sprintf("%"+flags+string(verb), int(f)))
-			} else {
+			case math.IsInf(f, 0) || math.IsNaN(f):
+				// Python writes inf and nan, padded with spaces, never zeros
+				word := pyFixed(f, 0)
+				if strings.Contains(flags, "+") && f > 0 {
+					word = "+" + word
+				}
+				if verb == 'F' || verb == 'E' || verb == 'G' {
+					word = strings.ToUpper(word)
+				}
+				width, _, _ := strings.Cut(strings.TrimLeft(flags, "-+ #0"), ".")
+				if strings.Contains(flags, "-") {
+					width = "-" + width
+				}
+				b.WriteString(fmt.Sprintf("%"+width+"s", word))
+			case (verb == 'g' || verb == 'G') && !strings.Contains(flags, "."):
+				b.WriteString(fmt.Sprintf("%"+flags+".6"+string(verb), f)) // Python's default precision
+			default:
 				b.WriteString(fmt.Sprintf("%"+flags+string(verb), f))
+			}
+		case 'c':
+			switch c := norm(val).(type) {
+			case int:
+				b.WriteString(fmt.Sprintf("%"+flags+"s", string(rune(c))))
+			case string:
+				if utf8.RuneCountInString(c) != 1 {
+					fail("%%c requires int or char")
+				}
+				b.WriteString(fmt.Sprintf("%"+flags+"s", c))
+			default:
+				fail("%%c requires int or char")
 			}
 		default:
 			fail("unsupported format character '%c'", verb)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +53,7 @@ func (sc *scope) applyFilter(f *filterExpr, in any) any {
 	if f.x != nil {
 		in = sc.eval(f.x)
 	}
+	raw := in
 	in = norm(in)
 	args, kw := sc.evalArgs(f.args, f.kwargs)
 	if u, ok := in.(*undef); ok && !undefOK(f.name) {
@@ -66,6 +68,9 @@ func (sc *scope) applyFilter(f *filterExpr, in any) any {
 	if !ok {
 		fail("template error: no filter named '%s'", f.name)
 	}
+	if rawInput[f.name] {
+		in = raw
+	}
 	return ff(sc, in, args, kw)
 }
 
@@ -74,7 +79,10 @@ func callFilter(sc *scope, name string, in any, args []any, kw map[string]any) a
 	if !ok {
 		fail("no filter named '%s'", name)
 	}
-	return ff(sc, norm(in), args, kw)
+	if !rawInput[name] {
+		in = norm(in)
+	}
+	return ff(sc, in, args, kw)
 }
 
 var filters map[string]filterFn
@@ -258,7 +266,7 @@ func init() {
 		},
 		"to_nice_json": func(_ *scope, in any, args []any, kw map[string]any) any {
 			ind, _ := arg(args, kw, -1, "indent", 4).(int)
-			return toJSON(in, strings.Repeat(" ", ind), arg(args, kw, -1, "sort_keys", true) == true)
+			return toIndentedJSON(in, ind, arg(args, kw, -1, "sort_keys", true) == true)
 		},
 		"from_json": func(_ *scope, in any, _ []any, _ map[string]any) any {
 			v, err := DecodeJSON([]byte(toStr(in)))
@@ -791,8 +799,10 @@ func init() {
 	}
 	delete(filters, "regex")
 	delete(filters, "pipe")
-	registerMore()  // more.go: lookups and less common filters
-	registerCrypt() // crypt.go: password_hash
+	registerMore()    // more.go: lookups and less common filters
+	registerCrypt()   // crypt.go: password_hash
+	registerJinja()   // filters_jinja.go: the rest of Jinja2's built-in filters
+	registerAnsible() // filters_ansible.go: the rest of ansible-core's filters
 }
 
 func fDefault(_ *scope, in any, args []any, kw map[string]any) any {
@@ -1076,6 +1086,18 @@ func toJSON(v any, indent string, sortKeys bool) string {
 	return b.String()
 }
 
+// toIndentedJSON is json.dumps with an int indent: an item a line, even
+// when indent is 0 or less (then without indentation).
+func toIndentedJSON(v any, indent int, sortKeys bool) string {
+	if indent > 0 {
+		return toJSON(v, strings.Repeat(" ", indent), sortKeys)
+	}
+	// strings are escaped, so every newline is one toJSON put between items
+	return jsonLineIndent.ReplaceAllString(toJSON(v, " ", sortKeys), "\n")
+}
+
+var jsonLineIndent = regexp.MustCompile(`\n +`)
+
 func jsonString(s string) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -1178,6 +1200,10 @@ func writeJSON(b *strings.Builder, v any, indent, cur string, sortKeys bool) {
 		b.WriteByte('}')
 	case *undef:
 		panic(x.err())
+	case jsoner:
+		writeJSON(b, x.jsonValue(), indent, cur, sortKeys)
+	case object:
+		fail("Object of type %s is not JSON serializable", x.typeName())
 	default:
 		b.WriteString(jsonString(toStr(x)))
 	}

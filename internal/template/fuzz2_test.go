@@ -26,6 +26,10 @@ func FuzzExpr(f *testing.F) {
 		"n | random(seed=s)", "s | hash('nope')", "d | to_nice_yaml(indent=0)", "s | wordwrap(0)",
 		"l | zip(s) | list", "range(3) | product(l) | list", "s | regex_findall('(')", "s | format(1, 2, 3)",
 		"none | default(omit)", "l | sum(start=s)", "d | items2dict", "s | from_yaml", "'{' | from_json",
+		"users | groupby('admin') | first | attr('list')", "l | batch(2, s) | list", "s | format(*l)", "d | pprint | wordwrap(7)",
+		"s | to_datetime('%Y-%m-%d %z') - s | to_datetime", "l | combinations(2) | list", "s | permutations(9)", "l | zip_longest(s, fillvalue=n)",
+		"users | rekey_on_member('name')", "s | urldecode | e | forceescape", "d | xmlattr | striptags", "n | log(f) | pow(2) | root(b)",
+		"s | filesizeformat(true)", "s is url(['http'])", "l is issubset(d)", "s | win_splitdrive", "s | tojson(n)",
 	} {
 		f.Add(s)
 	}

@@ -11,7 +11,8 @@ import (
 type testFn func(sc *scope, in any, args []any, kw map[string]any) bool
 
 func (sc *scope) applyTest(t *testExpr) bool {
-	in := norm(sc.eval(t.x))
+	raw := sc.eval(t.x)
+	in := norm(raw)
 	args, kw := sc.evalArgs(t.args, t.kwargs)
 	switch t.name {
 	case "defined":
@@ -24,10 +25,11 @@ func (sc *scope) applyTest(t *testExpr) bool {
 	if u, ok := in.(*undef); ok {
 		panic(u.err())
 	}
-	return callTest(sc, t.name, in, args, kw)
+	return callTest(sc, t.name, raw, args, kw)
 }
 
 func callTest(sc *scope, name string, in any, args []any, kw map[string]any) bool {
+	raw := in
 	in = norm(in)
 	switch name {
 	case "defined":
@@ -43,6 +45,9 @@ func callTest(sc *scope, name string, in any, args []any, kw map[string]any) boo
 	t, ok := tests[name]
 	if !ok {
 		fail("no test named '%s'", name)
+	}
+	if name == "escaped" {
+		in = raw // a markup string, before norm makes it a plain one
 	}
 	return t(sc, in, args, kw)
 }
@@ -155,8 +160,8 @@ func init() {
 		"truthy": func(_ *scope, in any, _ []any, _ map[string]any) bool { return truth(in) },
 		"falsy":  func(_ *scope, in any, _ []any, _ map[string]any) bool { return !truth(in) },
 		"subset": func(_ *scope, in any, args []any, _ map[string]any) bool {
-			big := iterate(args[0])
-			for _, e := range iterate(in) {
+			big := setItems(args[0])
+			for _, e := range setItems(in) {
 				if !contains(big, e) {
 					return false
 				}
@@ -164,8 +169,8 @@ func init() {
 			return true
 		},
 		"superset": func(_ *scope, in any, args []any, _ map[string]any) bool {
-			small := iterate(args[0])
-			big := iterate(in)
+			big := setItems(in)
+			small := setItems(args[0])
 			for _, e := range small {
 				if !contains(big, e) {
 					return false
@@ -191,6 +196,7 @@ func init() {
 			return err == nil && st.Mode()&os.ModeSymlink != 0
 		},
 	}
+	registerMoreTests() // tests_more.go: the rest of Jinja2's and ansible-core's tests
 }
 
 // versionTest implements Ansible's version test (LooseVersion ordering).

@@ -104,6 +104,10 @@ func (m *Map) ToGo() map[string]any {
 // map[string]any, lists become []any.
 func ToGo(v any) any {
 	switch x := v.(type) {
+	case markup:
+		return string(x)
+	case object:
+		return x.str()
 	case *Map:
 		return x.ToGo()
 	case []any:
@@ -147,6 +151,73 @@ func (e *UndefinedError) Error() string {
 // into []any) except when printed ("(1, 2)"), typed and %-formatted.
 type tuple []any
 
+// groupTuple is one (grouper, list) pair of the groupby filter: a tuple
+// whose items are also the attributes .grouper and .list.
+type groupTuple tuple
+
+// asTuple returns v as a tuple when it is one (a groupby pair included).
+func asTuple(v any) (tuple, bool) {
+	switch x := v.(type) {
+	case tuple:
+		return x, true
+	case groupTuple:
+		return tuple(x), true
+	}
+	return nil, false
+}
+
+// markup is a string Jinja2 has marked safe for HTML (the result of safe,
+// escape, forceescape and tojson). It is a plain string everywhere (norm
+// turns it into one) except that escape leaves it alone, the escaped test
+// is true for it, and it prints and types as Markup.
+type markup string
+
+// object is a Python value beyond the engine's plain kinds (a datetime, a
+// timedelta): it prints, names its type and answers attributes itself.
+// It may also implement truther, jsoner and the arithmetic in objectArith.
+type object interface {
+	str() string
+	repr() string
+	typeName() string
+	attr(name string) (any, bool)
+}
+
+// truther is an object with Python's __bool__.
+type truther interface{ truth() bool }
+
+// jsoner is an object Ansible's JSON encoder can write (datetime).
+type jsoner interface{ jsonValue() any }
+
+// literalOnly reports whether v's repr reads back as a Python literal: no
+// markup, datetime or timedelta inside.
+func literalOnly(v any) bool {
+	var items []any
+	switch x := v.(type) {
+	case markup, object:
+		return false
+	case tuple:
+		items = x
+	case groupTuple:
+		items = x
+	case []any:
+		items = x
+	case *Map:
+		for _, k := range x.keys {
+			items = append(items, x.m[k])
+		}
+	case map[string]any:
+		for _, e := range x {
+			items = append(items, e)
+		}
+	}
+	for _, e := range items {
+		if !literalOnly(e) {
+			return false
+		}
+	}
+	return true
+}
+
 // norm converts Go values from YAML/JSON decoders and callers to the
 // engine's value set: nil, bool, int, float64, string, []any, *Map,
 // map[string]any (sorted iteration), callables and undefined.
@@ -154,6 +225,10 @@ func norm(v any) any {
 	switch x := v.(type) {
 	case tuple:
 		return []any(x)
+	case groupTuple:
+		return []any(x)
+	case markup:
+		return string(x)
 	case int64:
 		return int(x)
 	case int32:
@@ -324,6 +399,10 @@ func truth(v any) bool {
 		return len(x) > 0
 	case *undef:
 		panic(x.err())
+	case markup:
+		return x != ""
+	case truther:
+		return x.truth()
 	}
 	return true
 }
@@ -337,6 +416,10 @@ func toStr(v any) string {
 		return "None"
 	case *undef:
 		panic(x.err())
+	case markup:
+		return string(x)
+	case object:
+		return x.str()
 	}
 	return repr(v)
 }
@@ -349,7 +432,11 @@ func repr(v any) string {
 }
 
 func writeRepr(b *strings.Builder, v any) {
-	if t, ok := v.(tuple); ok {
+	if m, ok := v.(markup); ok {
+		b.WriteString("Markup(" + pyQuote(string(m)) + ")")
+		return
+	}
+	if t, ok := asTuple(v); ok {
 		b.WriteByte('(')
 		for i, e := range t {
 			if i > 0 {
@@ -404,6 +491,8 @@ func writeRepr(b *strings.Builder, v any) {
 		panic(x.err())
 	case *macro:
 		b.WriteString("<Macro '" + x.name + "'>")
+	case object:
+		b.WriteString(x.repr())
 	default:
 		fmt.Fprintf(b, "%v", x)
 	}
@@ -471,8 +560,15 @@ func pyQuote(s string) string {
 
 // typeName is Python's type(v).__name__ as Ansible reports it.
 func typeName(v any) string {
-	if _, ok := v.(tuple); ok {
+	switch x := v.(type) {
+	case tuple:
 		return "tuple"
+	case groupTuple:
+		return "_GroupTuple"
+	case markup:
+		return "Markup"
+	case object:
+		return x.typeName()
 	}
 	switch norm(v).(type) {
 	case nil:
@@ -542,6 +638,8 @@ func equal(a, b any) bool {
 		return true
 	case *undef:
 		panic(x.err())
+	case object:
+		return objectEqual(x, b)
 	}
 	return a == b
 }
@@ -588,6 +686,9 @@ func compare(a, b any) int {
 			}
 			return len(la) - len(lb)
 		}
+	}
+	if c, ok := objectCompare(a, b); ok {
+		return c
 	}
 	panic(fmt.Errorf("'<' not supported between instances of '%s' and '%s'", typeName(a), typeName(b)))
 }
