@@ -251,6 +251,11 @@ type hostState struct {
 	rescueVars       map[string]any
 	recap            *report.Recap
 	mu               sync.Mutex
+
+	// plainFacts are the facts a module returned without the ansible_
+	// prefix (getent_passwd, packages): Ansible makes them top-level
+	// variables under that same name, not ansible_<name>.
+	plainFacts map[string]bool
 }
 
 func (r *Runner) hostFor(ctx context.Context, name, playDir string) (*hostState, error) {

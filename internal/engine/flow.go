@@ -339,7 +339,7 @@ func (r *Runner) runMeta(ctx context.Context, pl *play, sc *scope, t *playbook.T
 	case "clear_facts":
 		for _, hs := range applies {
 			hs.mu.Lock()
-			hs.facts = nil
+			hs.facts, hs.plainFacts = nil, nil
 			hs.cached = map[string]any{}
 			hs.mu.Unlock()
 		}

@@ -534,10 +534,22 @@ func (hs *hostState) takeFacts(res report.TaskResult) {
 		for k, v := range hs.facts {
 			merged[k] = v
 		}
-		for k, v := range facts {
-			merged[k] = v
+		plain := make(map[string]bool, len(hs.plainFacts)+len(facts))
+		for k := range hs.plainFacts {
+			plain[k] = true
 		}
-		hs.facts = merged
+		for k, v := range facts {
+			// as Ansible's namespace_facts: ansible_facts.<name> drops
+			// the prefix; the top-level variable keeps the name as given
+			if name, ok := strings.CutPrefix(k, "ansible_"); ok && k != "ansible_local" {
+				merged[name] = v
+				delete(plain, name)
+				continue
+			}
+			merged[k] = v
+			plain[k] = true
+		}
+		hs.facts, hs.plainFacts = merged, plain
 	}
 	if facts, ok := res.Values["_tend_include_vars"].(map[string]any); ok {
 		for k, v := range facts {

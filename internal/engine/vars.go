@@ -41,12 +41,8 @@ func (r *Runner) varsFor(hs *hostState, sc *scope, taskVars map[string]any) temp
 		v[k] = x
 	}
 	hs.mu.Lock()
-	facts := hs.facts
-	if facts != nil {
-		for k, x := range facts {
-			v["ansible_"+k] = x
-		}
-		v["ansible_facts"] = facts
+	if hs.facts != nil {
+		hs.factVars(v)
 	} else {
 		v["ansible_facts"] = map[string]any{}
 	}
@@ -274,6 +270,20 @@ func (m hostVarsMap) TemplateKeys() []string {
 	return keys
 }
 
+// factVars adds the host's facts to v: ansible_facts, and each fact as a
+// top-level variable (ansible_<name>, or the name a module gave it when it
+// had no prefix), as Ansible's inject_facts_as_vars. The caller holds hs.mu.
+func (hs *hostState) factVars(v map[string]any) {
+	for k, x := range hs.facts {
+		if hs.plainFacts[k] {
+			v[k] = x
+		} else {
+			v["ansible_"+k] = x
+		}
+	}
+	v["ansible_facts"] = hs.facts
+}
+
 func (h hostvarsView) hostVars(name string) map[string]any {
 	hs := h.r.hosts[name]
 	if hs == nil {
@@ -287,10 +297,7 @@ func (h hostvarsView) hostVars(name string) map[string]any {
 	defer hs.mu.Unlock()
 	v := merge(hs.invVars)
 	if hs.facts != nil {
-		for k, x := range hs.facts {
-			v["ansible_"+k] = x
-		}
-		v["ansible_facts"] = hs.facts
+		hs.factVars(v)
 	}
 	for k, x := range hs.incVars {
 		v[k] = x

@@ -28,6 +28,10 @@ type FileInfo struct {
 	Dev        uint64
 	Nlink      uint64
 	LinkTarget string // for symlinks
+
+	// ATime and CTime are the last access and status change times (find's
+	// age_stamp and its results).
+	ATime, CTime time.Time
 }
 
 // Perm returns the Unix permission bits (07777, with setuid/setgid/sticky as

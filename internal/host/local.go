@@ -68,6 +68,7 @@ func fileInfo(path string, fi fs.FileInfo) (FileInfo, error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		info.UID, info.GID = int(st.Uid), int(st.Gid)
 		info.Inode, info.Dev, info.Nlink = st.Ino, uint64(st.Dev), uint64(st.Nlink)
+		info.ATime, info.CTime = time.Unix(st.Atim.Unix()), time.Unix(st.Ctim.Unix())
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		t, err := os.Readlink(path)

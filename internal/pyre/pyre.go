@@ -74,6 +74,10 @@ func (re *Regexp) String() string { return re.source }
 // NumSubexp is the number of capturing groups.
 func (re *Regexp) NumSubexp() int { return len(re.names) - 1 }
 
+// SubexpNames are the names of the groups, by number ("" for group 0 and
+// unnamed groups), as regexp.Regexp's.
+func (re *Regexp) SubexpNames() []string { return re.names }
+
 // SubexpIndex is the number of the group called name, -1 when none is.
 func (re *Regexp) SubexpIndex(name string) int {
 	if name == "" {

@@ -96,8 +96,8 @@ func testWriteRead(t *testing.T, h host.Host, dir string) {
 	if !fi.IsRegular() || fi.Size != 6 || fi.Perm() != 0644 || fi.Path != p {
 		t.Errorf("Stat after write = %+v (perm %o), want a 6-byte regular file at %s with mode 0644", fi, fi.Perm(), p)
 	}
-	if fi.ModTime.IsZero() || fi.Inode == 0 || fi.Nlink != 1 {
-		t.Errorf("Stat after write lacks mtime/inode/nlink: %+v", fi)
+	if fi.ModTime.IsZero() || fi.ATime.IsZero() || fi.CTime.IsZero() || fi.Inode == 0 || fi.Nlink != 1 {
+		t.Errorf("Stat after write lacks mtime/atime/ctime/inode/nlink: %+v", fi)
 	}
 	write(t, h, p, "", 0)
 	if got, _ := h.ReadFile(ctx, p); len(got) != 0 {

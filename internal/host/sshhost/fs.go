@@ -23,7 +23,7 @@ import (
 
 // findFormat prints one entry as "type perm size mtime uid gid inode dev
 // nlink" NUL name NUL linktarget NUL (GNU find's -printf).
-const findFormat = `'%y %m %s %T@ %U %G %i %D %n\0%f\0%l\0'`
+const findFormat = `'%y %m %s %T@ %U %G %i %D %n %A@ %C@\0%f\0%l\0'`
 
 // word quotes an absolute path so that no command takes it for an option.
 func word(p string) string {
@@ -72,7 +72,7 @@ func parseFind(dir, out string) ([]host.FileInfo, error) {
 	var list []host.FileInfo
 	for i := 0; i+2 < len(parts); i += 3 {
 		f := strings.Fields(parts[i])
-		if len(f) != 9 {
+		if len(f) != 11 {
 			return nil, fmt.Errorf("bad entry %q", parts[i])
 		}
 		perm, err1 := strconv.ParseUint(f[1], 8, 32)
@@ -83,12 +83,14 @@ func parseFind(dir, out string) ([]host.FileInfo, error) {
 		dev, err6 := strconv.ParseUint(f[7], 10, 64)
 		nlink, err7 := strconv.ParseUint(f[8], 10, 64)
 		mtime, err8 := parseTime(f[3])
-		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8); err != nil {
+		atime, err9 := parseTime(f[9])
+		ctime, err10 := parseTime(f[10])
+		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10); err != nil {
 			return nil, fmt.Errorf("bad entry %q: %w", parts[i], err)
 		}
 		fi := host.FileInfo{
 			Path: path.Join(dir, parts[i+1]), Exists: true, Mode: fileMode(f[0], perm), Size: size, ModTime: mtime,
-			UID: uid, GID: gid, Inode: ino, Dev: dev, Nlink: nlink,
+			ATime: atime, CTime: ctime, UID: uid, GID: gid, Inode: ino, Dev: dev, Nlink: nlink,
 		}
 		if fi.Mode&fs.ModeSymlink != 0 {
 			fi.LinkTarget = parts[i+2]

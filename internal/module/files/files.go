@@ -1,7 +1,8 @@
-// Package files holds the built-in modules that manage files — file, copy,
-// template, lineinfile, blockinfile, replace and stat — with ansible-core
-// 2.14's arguments, results, check mode and diffs. Every read and write goes
-// through the task's host.Host; in check mode that host is read-only.
+// Package files holds the built-in modules that manage and read files —
+// file, copy, template, lineinfile, blockinfile, replace, assemble,
+// tempfile, stat, find and slurp — with ansible-core 2.14's arguments,
+// results, check mode and diffs. Every read and write goes through the
+// task's host.Host; in check mode that host is read-only.
 package files
 
 import (
@@ -246,6 +247,13 @@ func realPath(ctx context.Context, h host.Host, p string) string {
 		parts = append(strings.Split(strings.Trim(target, "/"), "/"), parts...)
 	}
 	return path.Clean(cur)
+}
+
+// PathInfo adds to v what Ansible's add_path_info adds to the result of
+// any module that returns a path that exists: uid, gid, owner, group,
+// mode, state and size.
+func PathInfo(ctx context.Context, h host.Host, p string, v map[string]any) map[string]any {
+	return pathInfo(ctx, h, p, v)
 }
 
 // pathInfo adds what Ansible's add_path_info adds for an existing path:

@@ -1,6 +1,7 @@
-// Package system holds modules for host-wide settings — cron, sysctl,
-// hostname and ini_file — with ansible-core 2.14's (and ansible.posix's /
-// community.general's) arguments and results. Files are read and written
+// Package system holds modules for host-wide settings and state — cron,
+// sysctl, hostname, ini_file, getent and wait_for — with ansible-core
+// 2.14's (and ansible.posix's / community.general's) arguments and
+// results. Files are read and written
 // through host.Host; live state (crontab -l, the kernel's /proc/sys, the
 // hostname) is read without changing anything, so check mode and drift
 // checks see exactly what an apply would change.
