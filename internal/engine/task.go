@@ -341,6 +341,14 @@ func (r *Runner) runOnHost(ctx context.Context, pl *play, sc *scope, t *playbook
 
 	items, err := r.loopItems(t, vars)
 	if err != nil {
+		// as Ansible: a loop that cannot be resolved is an error only when
+		// the task's condition, without an item, does not skip it first
+		// (`loop: "{{ x }}"` with `when: x is defined`)
+		if ok, werr := r.when(sc, t, vars); werr == nil && !ok {
+			res.Status = report.StatusSkipped
+			res.Values = map[string]any{"changed": false, "skipped": true, "skip_reason": "Conditional result was False"}
+			return r.finish(pl, sc, t, hs, res)
+		}
 		res.Status, res.Msg = report.StatusFailed, err.Error()
 		return r.finish(pl, sc, t, hs, res)
 	}

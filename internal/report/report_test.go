@@ -24,3 +24,18 @@ func TestJSONLeavesOutInternalValues(t *testing.T) {
 		t.Errorf("json %s: no public values, want no values key", b)
 	}
 }
+
+func TestTextWarningsAndPlainJSON(t *testing.T) {
+	var b strings.Builder
+	tx := &Text{W: &b}
+	tx.TaskResult(TaskResult{Host: "h", Status: StatusOK, Values: map[string]any{
+		"warnings":    []any{"Skipped '/x' path due to this access issue: denied\n"},
+		"_tend_debug": map[string]any{"msg": "a <b> & c"}}})
+	out := b.String()
+	if !strings.Contains(out, "[WARNING]: Skipped '/x' path due to this access issue: denied\nok: [h]") {
+		t.Errorf("warning not printed before the result:\n%s", out)
+	}
+	if !strings.Contains(out, `"msg": "a <b> & c"`) {
+		t.Errorf("debug output escaped for HTML:\n%s", out)
+	}
+}

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -64,6 +66,15 @@ func (t *Text) Warn(msg string) {
 func (t *Text) TaskResult(r TaskResult) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// a module's warnings (find's skipped paths, ...) come first, as
+	// Ansible's callback prints them
+	for _, res := range append([]TaskResult{r}, r.Items...) {
+		if ws, ok := res.Values["warnings"].([]any); ok && !res.NoLog {
+			for _, w := range ws {
+				fmt.Fprintf(t.W, "[WARNING]: %s\n", strings.TrimRight(fmt.Sprint(w), "\n"))
+			}
+		}
+	}
 	if len(r.Items) > 0 {
 		for _, it := range r.Items {
 			t.printDiffs(it)
@@ -151,8 +162,7 @@ func (t *Text) line(r TaskResult, item bool) {
 			word = "changed"
 		}
 		if msg, ok := r.Values["_tend_debug"]; ok && !r.NoLog {
-			b, _ := json.MarshalIndent(msg, "", "    ")
-			fmt.Fprintf(t.W, "%s: [%s]%s => %s\n", word, r.Host, suffix, b)
+			fmt.Fprintf(t.W, "%s: [%s]%s => %s\n", word, r.Host, suffix, plainJSON(msg, "    "))
 			return
 		}
 		fmt.Fprintf(t.W, "%s: [%s]%s\n", word, r.Host, suffix)
@@ -207,8 +217,7 @@ func writePyJSON(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			kb, _ := json.Marshal(k)
-			b.Write(kb)
+			b.Write(plainJSON(k, ""))
 			b.WriteString(": ")
 			writePyJSON(b, x[k])
 		}
@@ -229,13 +238,22 @@ func writePyJSON(b *strings.Builder, v any) {
 		}
 		writePyJSON(b, l)
 	default:
-		enc, err := json.Marshal(x)
-		if err != nil {
-			fmt.Fprintf(b, "%q", fmt.Sprint(x))
-			return
-		}
-		b.Write(enc)
+		b.Write(plainJSON(x, ""))
 	}
+}
+
+// plainJSON is v as JSON the way Ansible's callbacks print it: <, > and &
+// as themselves (Go escapes them for HTML by default), indented by indent
+// when it is not "".
+func plainJSON(v any, indent string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
+		return []byte(strconv.Quote(fmt.Sprint(v)))
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n")
 }
 
 // End prints the PLAY RECAP.
