@@ -723,24 +723,13 @@ func (pl *play) addRole(role *playbook.Role) {
 func importedRoles(p *playbook.Play) []*playbook.RoleRef {
 	var out []*playbook.RoleRef
 	seen := map[*playbook.Task]bool{}
-	var walk func(ts []*playbook.Task)
-	walk = func(ts []*playbook.Task) {
-		for _, t := range ts {
-			if seen[t] {
-				continue
-			}
-			seen[t] = true
+	for _, ts := range [][]*playbook.Task{p.PreTasks, p.Tasks, p.PostTasks} {
+		eachTask(seen, ts, func(t *playbook.Task) {
 			if t.Imported && t.RoleRef != nil && t.RoleRef.Role != nil {
 				out = append(out, t.RoleRef)
 			}
-			walk(t.Block)
-			walk(t.Rescue)
-			walk(t.Always)
-		}
+		})
 	}
-	walk(p.PreTasks)
-	walk(p.Tasks)
-	walk(p.PostTasks)
 	return out
 }
 

@@ -15,23 +15,15 @@ import (
 func Validate(pb *playbook.Playbook) playbook.Errors {
 	var errs playbook.Errors
 	seen := map[*playbook.Task]bool{}
-	var walk func(ts []*playbook.Task)
-	walk = func(ts []*playbook.Task) {
-		for _, t := range ts {
-			if seen[t] {
-				continue
-			}
-			seen[t] = true
-			walk(t.Block)
-			walk(t.Rescue)
-			walk(t.Always)
+	walk := func(ts []*playbook.Task) {
+		eachTask(seen, ts, func(t *playbook.Task) {
 			if t.Action == "" {
-				continue
+				return
 			}
 			if err := validateTask(t); err != nil {
 				errs = append(errs, &playbook.Error{Pos: t.Pos, Msg: err.Error()})
 			}
-		}
+		})
 	}
 	var walkRole func(ref *playbook.RoleRef)
 	walkRole = func(ref *playbook.RoleRef) {
@@ -67,6 +59,22 @@ func Validate(pb *playbook.Playbook) playbook.Errors {
 		return a.Col < b.Col
 	})
 	return errs
+}
+
+// eachTask calls fn once for every task in ts and in the blocks, rescues
+// and always sections inside them; seen carries what was visited over
+// several calls (a task file imported twice is the same tasks).
+func eachTask(seen map[*playbook.Task]bool, ts []*playbook.Task, fn func(*playbook.Task)) {
+	for _, t := range ts {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		eachTask(seen, t.Block, fn)
+		eachTask(seen, t.Rescue, fn)
+		eachTask(seen, t.Always, fn)
+		fn(t)
+	}
 }
 
 func validateTask(t *playbook.Task) error {

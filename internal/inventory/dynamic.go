@@ -52,10 +52,7 @@ func (inv *Inventory) AddHost(name string, groups []string, vars map[string]any)
 			g = inv.addGroup(gname)
 			changed = true
 		}
-		if !slices.Contains(g.hosts, h) {
-			g.addHost(h)
-			changed = true
-		}
+		changed = g.join(h) || changed
 	}
 	if changed {
 		inv.reconcile()
@@ -91,12 +88,18 @@ func (inv *Inventory) AddToGroup(hostName, groupName string, parents []string) (
 			changed = true
 		}
 	}
-	if !slices.Contains(g.hosts, h) {
-		g.addHost(h)
-		changed = true
-	}
+	changed = g.join(h) || changed
 	if changed {
 		inv.reconcile()
 	}
 	return changed, nil
+}
+
+// join adds h to g and reports whether it was not there yet.
+func (g *group) join(h *host) bool {
+	if slices.Contains(g.hosts, h) {
+		return false
+	}
+	g.addHost(h)
+	return true
 }

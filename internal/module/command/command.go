@@ -124,7 +124,7 @@ func (c *Command) Run(ctx context.Context, t *module.Task) (module.Result, error
 	chdir := a.String("chdir")
 	if chdir != "" {
 		chdir = expandUser(ctx, h, chdir, getEnv())
-		fi, err := statFollow(ctx, h, chdir)
+		fi, err := host.StatFollow(ctx, h, chdir)
 		if err != nil || !fi.Exists || !fi.IsDir() {
 			if err == nil && !fi.Exists {
 				err = fs.ErrNotExist

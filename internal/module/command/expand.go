@@ -110,22 +110,6 @@ func passwdHome(ctx context.Context, h host.Host, user string) string {
 	return ""
 }
 
-// statFollow stats p, following symlinks (the Host interface lstats).
-func statFollow(ctx context.Context, h host.Host, p string) (host.FileInfo, error) {
-	for range 40 {
-		fi, err := h.Stat(ctx, p)
-		if err != nil || !fi.IsSymlink() {
-			return fi, err
-		}
-		t := fi.LinkTarget
-		if !path.IsAbs(t) {
-			t = path.Join(path.Dir(p), t)
-		}
-		p = t
-	}
-	return host.FileInfo{}, fmt.Errorf("stat %s: too many levels of symbolic links", p)
-}
-
 // glob returns the paths on h matching pattern, as Python's glob.glob:
 // a pattern without magic characters matches when the path exists (lstat);
 // '*' and '?' do not match a leading dot unless the pattern has one.
@@ -165,7 +149,7 @@ func glob(ctx context.Context, h host.Host, dir, pattern string) ([]string, erro
 				}
 				continue
 			}
-			fi, err := statFollow(ctx, h, base)
+			fi, err := host.StatFollow(ctx, h, base)
 			if err != nil || !fi.IsDir() {
 				continue
 			}

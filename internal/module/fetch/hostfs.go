@@ -132,18 +132,7 @@ func (f *hostFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File, 
 }
 
 func (f *hostFS) follow(p string) (host.FileInfo, error) {
-	for i := 0; i < 40; i++ {
-		fi, err := f.h.Stat(f.ctx, p)
-		if err != nil || !fi.IsSymlink() {
-			return fi, err
-		}
-		t := fi.LinkTarget
-		if !path.IsAbs(t) {
-			t = path.Join(path.Dir(p), t)
-		}
-		p = t
-	}
-	return host.FileInfo{}, fmt.Errorf("too many levels of symbolic links")
+	return host.StatFollow(f.ctx, f.h, p)
 }
 
 func (f *hostFS) Stat(name string) (os.FileInfo, error) {

@@ -202,7 +202,7 @@ func assembleRemote(ctx context.Context, t *module.Task) (module.Result, error) 
 	if a.Has("follow") {
 		return module.Result{}, failf("Unsupported parameters for (ansible.legacy.assemble) module: follow (it applies with remote_src: false only)")
 	}
-	fi, err := followStat(ctx, h, src)
+	fi, err := host.StatFollow(ctx, h, src)
 	if err != nil {
 		return module.Result{}, err
 	}
@@ -229,7 +229,7 @@ func assembleRemote(ctx context.Context, t *module.Task) (module.Result, error) 
 		name := path.Base(e.Path)
 		regular := e.IsRegular()
 		if e.IsSymlink() {
-			target, err := followStat(ctx, h, e.Path)
+			target, err := host.StatFollow(ctx, h, e.Path)
 			regular = err == nil && target.IsRegular()
 		}
 		if !as.wants(name, regular) {
@@ -247,7 +247,7 @@ func assembleRemote(ctx context.Context, t *module.Task) (module.Result, error) 
 	}
 	sum := sha1hex(data)
 	values := map[string]any{"src": src, "dest": dest, "checksum": sum, "md5sum": md5hex(data)}
-	dfi, err := followStat(ctx, h, dest)
+	dfi, err := host.StatFollow(ctx, h, dest)
 	if err != nil {
 		return module.Result{}, err
 	}

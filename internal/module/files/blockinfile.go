@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
 	"github.com/tend-project/tend/internal/pyre"
 )
@@ -43,7 +44,7 @@ func runBlockInFile(ctx context.Context, t *module.Task) (module.Result, error) 
 		return module.Result{}, err
 	}
 	p := a.String("path")
-	fi, err := followStat(ctx, t.Host, p)
+	fi, err := host.StatFollow(ctx, t.Host, p)
 	if err != nil {
 		return module.Result{}, err
 	}

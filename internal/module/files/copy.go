@@ -174,7 +174,7 @@ func localEntries(t *module.Task, src string, follow bool) ([]entry, error) {
 
 // hostEntries reads src on the host (remote_src).
 func hostEntries(ctx context.Context, h host.Host, src string) ([]entry, error) {
-	fi, err := followStat(ctx, h, src)
+	fi, err := host.StatFollow(ctx, h, src)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +246,7 @@ func copyTree(ctx context.Context, t *module.Task, src, dest string, entries []e
 			absentDirs[p] = true
 			return nil
 		}
-		fi, err := followStat(ctx, t.Host, p)
+		fi, err := host.StatFollow(ctx, t.Host, p)
 		if err != nil {
 			return err
 		}
@@ -348,7 +348,7 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 			dest = path.Join(dest, s.base)
 		}
 		dir := path.Dir(dest)
-		if fi, err := followStat(ctx, h, dir); err != nil || !fi.Exists {
+		if fi, err := host.StatFollow(ctx, h, dir); err != nil || !fi.Exists {
 			if check {
 				return module.Result{Changed: true, Msg: fmt.Sprintf("dest directory %s would be created", dir), Values: map[string]any{"src": s.label}, Resources: resource(dest, []string{"state"})}, nil
 			}
@@ -364,7 +364,7 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 			}
 		}
 	}
-	if fi, err := followStat(ctx, h, dest); err == nil && fi.IsDir() {
+	if fi, err := host.StatFollow(ctx, h, dest); err == nil && fi.IsDir() {
 		dest = path.Join(dest, s.base)
 	}
 	lfi, err := h.Stat(ctx, dest)
@@ -385,13 +385,13 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 			}
 			return module.Result{Values: v, Resources: resource(dest, nil)}, nil
 		}
-		if fi, _ := followStat(ctx, h, dest); fi.IsRegular() {
+		if fi, _ := host.StatFollow(ctx, h, dest); fi.IsRegular() {
 			exists = true
 			if old, err = h.ReadFile(ctx, dest); err != nil {
 				return module.Result{}, err
 			}
 		}
-	} else if fi, err := followStat(ctx, h, path.Dir(dest)); err != nil || !fi.Exists {
+	} else if fi, err := host.StatFollow(ctx, h, path.Dir(dest)); err != nil || !fi.Exists {
 		if t.Check {
 			// Ansible's copy action reports a file that would be written
 			// as changed in check mode without asking the module, so a
@@ -430,7 +430,7 @@ func copyFile(ctx context.Context, t *module.Task, s fileSource, dest string) (m
 	if at.mode != nil {
 		base := fs.FileMode(0644)
 		if exists {
-			fi, _ := followStat(ctx, h, dest)
+			fi, _ := host.StatFollow(ctx, h, dest)
 			base = fi.Perm()
 		}
 		if mode, err = at.perm(base, false, dest); err != nil {

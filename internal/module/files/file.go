@@ -60,7 +60,7 @@ func runFile(ctx context.Context, t *module.Task) (module.Result, error) {
 	h := t.Host
 	p, state, src := a.String("path"), a.String("state"), a.String("src")
 	if state != "link" && state != "absent" {
-		if fi, err := followStat(ctx, h, p); err == nil && fi.IsDir() {
+		if fi, err := host.StatFollow(ctx, h, p); err == nil && fi.IsDir() {
 			base := a.String("_original_basename")
 			if base == "" && src != "" {
 				base = path.Base(src)
@@ -368,7 +368,7 @@ func (r *fileRun) directory(ctx context.Context, p, prev string, recurse bool) (
 		cur := ""
 		for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
 			cur += "/" + name
-			fi, err := followStat(ctx, h, cur)
+			fi, err := host.StatFollow(ctx, h, cur)
 			if err != nil {
 				return module.Result{}, err
 			}
@@ -443,7 +443,7 @@ func (r *fileRun) recurse(ctx context.Context, p string, depth int) (bool, error
 			}
 			changed = changed || c
 		} else if fi.IsSymlink() && r.follow {
-			target, err := followStat(ctx, r.t.Host, fi.Path)
+			target, err := host.StatFollow(ctx, r.t.Host, fi.Path)
 			if err == nil && target.Exists {
 				c, _, err := r.at.apply(ctx, r.t, realPath(ctx, r.t.Host, fi.Path), nil)
 				if err != nil {
@@ -463,7 +463,7 @@ func (r *fileRun) link(ctx context.Context, p, src, prev string) (module.Result,
 		return module.Result{}, err
 	}
 	if src == "" && r.follow && pfi.IsSymlink() {
-		if t, _ := followStat(ctx, h, p); t.Exists {
+		if t, _ := host.StatFollow(ctx, h, p); t.Exists {
 			src = pfi.LinkTarget
 		}
 	}
@@ -476,7 +476,7 @@ func (r *fileRun) link(ctx context.Context, p, src, prev string) (module.Result,
 		if !path.IsAbs(src) {
 			absrc = path.Join(relpath, src)
 		}
-		if fi, err := followStat(ctx, h, absrc); err != nil || !fi.Exists {
+		if fi, err := host.StatFollow(ctx, h, absrc); err != nil || !fi.Exists {
 			return module.Result{}, &failure{msg: `src file does not exist, use "force=yes" if you really want to create the link: ` + absrc, values: map[string]any{"path": p, "src": src}}
 		}
 	}
@@ -515,13 +515,13 @@ func (r *fileRun) link(ctx context.Context, p, src, prev string) (module.Result,
 		}
 	}
 	res := module.Result{Values: vals("dest", p, "src", src)}
-	if t, _ := followStat(ctx, h, p); r.t.Check && !t.Exists {
+	if t, _ := host.StatFollow(ctx, h, p); r.t.Check && !t.Exists {
 		res.Changed, res.Resources = changed, resource(p, differs)
 		res.Values["_no_info"] = true
 		return res, nil
 	}
 	if lfi, _ := h.Stat(ctx, p); r.follow && lfi.IsSymlink() {
-		if t, _ := followStat(ctx, h, p); !t.Exists {
+		if t, _ := host.StatFollow(ctx, h, p); !t.Exists {
 			res.Changed, res.Resources = changed, resource(p, differs)
 			return res, nil // Ansible warns: attributes of a missing target
 		}
@@ -575,7 +575,7 @@ func (r *fileRun) hard(ctx context.Context, p, src, prev string) (module.Result,
 	var sfi host.FileInfo
 	if src != "" {
 		var err error
-		if sfi, err = followStat(ctx, h, src); err != nil || !sfi.Exists {
+		if sfi, err = host.StatFollow(ctx, h, src); err != nil || !sfi.Exists {
 			return module.Result{}, &failure{msg: "src does not exist", values: map[string]any{"dest": p, "src": src}}
 		}
 	}
@@ -624,7 +624,7 @@ func (r *fileRun) hard(ctx context.Context, p, src, prev string) (module.Result,
 		differs = []string{"state"}
 	}
 	res := module.Result{Values: vals("dest", p, "src", src)}
-	if t, _ := followStat(ctx, h, p); r.t.Check && !t.Exists {
+	if t, _ := host.StatFollow(ctx, h, p); r.t.Check && !t.Exists {
 		res.Changed, res.Resources = changed, resource(p, differs)
 		res.Values["_no_info"] = true
 		return res, nil

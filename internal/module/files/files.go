@@ -209,23 +209,6 @@ func serialize(m map[string]any) string {
 	return buf.String()
 }
 
-// followStat stats p following symlinks (inside the host), up to 40 hops.
-// The returned path is the final one.
-func followStat(ctx context.Context, h host.Host, p string) (host.FileInfo, error) {
-	for i := 0; i < 40; i++ {
-		fi, err := h.Stat(ctx, p)
-		if err != nil || !fi.IsSymlink() {
-			return fi, err
-		}
-		target := fi.LinkTarget
-		if !path.IsAbs(target) {
-			target = path.Join(path.Dir(p), target)
-		}
-		p = target
-	}
-	return host.FileInfo{}, fmt.Errorf("stat %s: too many levels of symbolic links", p)
-}
-
 // realPath resolves every symlink in p, as os.path.realpath.
 func realPath(ctx context.Context, h host.Host, p string) string {
 	p = path.Clean(p)
@@ -262,7 +245,7 @@ func pathInfo(ctx context.Context, h host.Host, p string, v map[string]any) map[
 	if v == nil {
 		v = map[string]any{}
 	}
-	if target, err := followStat(ctx, h, p); err != nil || !target.Exists {
+	if target, err := host.StatFollow(ctx, h, p); err != nil || !target.Exists {
 		return v
 	}
 	fi, err := h.Stat(ctx, p)
@@ -315,7 +298,7 @@ func md5hex(data []byte) string {
 // backupLocal copies p next to itself as Ansible's backup_local does
 // (PATH.PID.YYYY-MM-DD@HH:MM:SS~), keeping mode, owner and times.
 func backupLocal(ctx context.Context, h host.Host, p string) (string, error) {
-	fi, err := followStat(ctx, h, p)
+	fi, err := host.StatFollow(ctx, h, p)
 	if err != nil || !fi.Exists {
 		return "", err
 	}
@@ -351,7 +334,7 @@ func mkdirAll(ctx context.Context, h host.Host, p string, mode fs.FileMode) ([]s
 		return nil, err
 	}
 	if fi.Exists {
-		if t, err := followStat(ctx, h, p); err == nil && t.IsDir() {
+		if t, err := host.StatFollow(ctx, h, p); err == nil && t.IsDir() {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("%s exists and is not a directory", p)

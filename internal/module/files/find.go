@@ -280,7 +280,7 @@ func (f *finder) run(ctx context.Context) (module.Result, error) {
 // walkTop walks one of paths; an error skips the rest of it (the files
 // found before it stay), as an exception out of os.walk does in find.py.
 func (f *finder) walkTop(ctx context.Context, top string) error {
-	if fi, err := followStat(ctx, f.h, top); err != nil || !fi.IsDir() {
+	if fi, err := host.StatFollow(ctx, f.h, top); err != nil || !fi.IsDir() {
 		return fmt.Errorf("'%s' is not a directory", top)
 	}
 	return f.walk(ctx, top, top)
@@ -302,7 +302,7 @@ func (f *finder) walk(ctx context.Context, top, dir string) error {
 	for _, e := range list {
 		isDir := e.IsDir()
 		if e.IsSymlink() {
-			t, err := followStat(ctx, f.h, e.Path)
+			t, err := host.StatFollow(ctx, f.h, e.Path)
 			isDir = err == nil && t.IsDir()
 		}
 		if isDir {

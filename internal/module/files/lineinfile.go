@@ -71,7 +71,7 @@ func runLineInFile(ctx context.Context, t *module.Task) (module.Result, error) {
 		return module.Result{}, failf("parameters are mutually exclusive: backrefs|search_string")
 	}
 	p := a.String("path")
-	fi, err := followStat(ctx, t.Host, p)
+	fi, err := host.StatFollow(ctx, t.Host, p)
 	if err != nil {
 		return module.Result{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
 	"github.com/tend-project/tend/internal/pyre"
 )
@@ -35,7 +36,7 @@ func (*Replace) Run(ctx context.Context, t *module.Task) (module.Result, error) 
 func runReplace(ctx context.Context, t *module.Task) (module.Result, error) {
 	a := t.Args
 	p := a.String("path")
-	fi, err := followStat(ctx, t.Host, p)
+	fi, err := host.StatFollow(ctx, t.Host, p)
 	if err != nil {
 		return module.Result{}, err
 	}

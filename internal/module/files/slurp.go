@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 
+	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
 )
 
@@ -24,7 +25,7 @@ var _ module.Module = (*Slurp)(nil)
 // Run implements module.Module.
 func (*Slurp) Run(ctx context.Context, t *module.Task) (module.Result, error) {
 	src := t.Args.String("src")
-	fi, err := followStat(ctx, t.Host, src)
+	fi, err := host.StatFollow(ctx, t.Host, src)
 	switch {
 	case err != nil:
 		return module.Failf("unable to slurp file: %v", err), nil

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 
+	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
 )
 
@@ -46,7 +47,7 @@ func runStat(ctx context.Context, t *module.Task) (module.Result, error) {
 		return module.Result{}, err
 	}
 	if a.Bool("follow") && fi.IsSymlink() {
-		if fi, err = followStat(ctx, h, p); err != nil {
+		if fi, err = host.StatFollow(ctx, h, p); err != nil {
 			return module.Result{}, err
 		}
 	}

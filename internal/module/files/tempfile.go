@@ -54,7 +54,7 @@ func runTempfile(ctx context.Context, t *module.Task) (module.Result, error) {
 	dir := a.String("path")
 	if dir == "" {
 		for _, d := range tempDirs {
-			if fi, err := followStat(ctx, h, d); err == nil && fi.IsDir() {
+			if fi, err := host.StatFollow(ctx, h, d); err == nil && fi.IsDir() {
 				dir = d
 				break
 			}
@@ -70,7 +70,7 @@ func runTempfile(ctx context.Context, t *module.Task) (module.Result, error) {
 		} else if fi.Exists {
 			continue
 		}
-		if parent, err := followStat(ctx, h, path.Dir(p)); err == nil && !parent.Exists {
+		if parent, err := host.StatFollow(ctx, h, path.Dir(p)); err == nil && !parent.Exists {
 			return module.Result{}, failf("[Errno 2] No such file or directory: '%s'", p)
 		} else if err == nil && !parent.IsDir() {
 			return module.Result{}, failf("[Errno 20] Not a directory: '%s'", p)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"path"
 	"strconv"
 	"time"
 
@@ -126,7 +125,7 @@ func (*WaitFor) Run(ctx context.Context, t *module.Task) (module.Result, error) 
 	v := map[string]any{"state": state, "port": a["port"], "search_regex": a["search_regex"], "path": a["path"],
 		"match_groups": w.groups, "match_groupdict": w.named, "elapsed": w.elapsed()}
 	if p != "" {
-		if fi, err := statFollow(ctx, t.Host, p); err == nil && fi.Exists {
+		if fi, err := host.StatFollow(ctx, t.Host, p); err == nil && fi.Exists {
 			files.PathInfo(ctx, t.Host, p, v)
 		}
 	}
@@ -180,7 +179,7 @@ func (w *waitRun) until(ctx context.Context, done func(ctx context.Context, end 
 func (w *waitRun) gone(ctx context.Context, end time.Time) (bool, string) {
 	a := w.t.Args
 	if p := a.String("path"); p != "" {
-		fi, err := statFollow(ctx, w.t.Host, p)
+		fi, err := host.StatFollow(ctx, w.t.Host, p)
 		return err != nil || !fi.Exists, ""
 	}
 	c, err := w.dial(ctx, seconds(a.Int("connect_timeout")))
@@ -198,7 +197,7 @@ func (w *waitRun) there(ctx context.Context, end time.Time) (bool, string) {
 	a := w.t.Args
 	h := w.t.Host
 	if p := a.String("path"); p != "" {
-		fi, err := statFollow(ctx, h, p)
+		fi, err := host.StatFollow(ctx, h, p)
 		if err != nil {
 			return false, fmt.Sprintf("Failed to stat %s, %v", p, err)
 		}
@@ -288,20 +287,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-timer.C:
 		return nil
 	}
-}
-
-// statFollow stats p on h, following symlinks.
-func statFollow(ctx context.Context, h host.Host, p string) (host.FileInfo, error) {
-	for range 40 {
-		fi, err := h.Stat(ctx, p)
-		if err != nil || !fi.IsSymlink() {
-			return fi, err
-		}
-		t := fi.LinkTarget
-		if !path.IsAbs(t) {
-			t = path.Join(path.Dir(p), t)
-		}
-		p = t
-	}
-	return host.FileInfo{}, fmt.Errorf("stat %s: too many levels of symbolic links", p)
 }
