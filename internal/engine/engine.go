@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -696,17 +695,6 @@ func merge(maps ...map[string]any) map[string]any {
 	return out
 }
 
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// playRoles lists the roles a play's roles: section brings in, dependencies
-// first, each once.
 // addRole exposes a role's defaults and vars to the rest of the play (an
 // include_role with public: true). Called between tasks, never while hosts
 // run one.
@@ -733,6 +721,8 @@ func importedRoles(p *playbook.Play) []*playbook.RoleRef {
 	return out
 }
 
+// playRoles lists the roles refs bring in (the roles: section, import_role),
+// dependencies first, each once.
 func playRoles(refs []*playbook.RoleRef, seen map[*playbook.Role]bool) []*playbook.Role {
 	var out []*playbook.Role
 	for _, ref := range refs {

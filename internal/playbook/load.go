@@ -315,7 +315,7 @@ func (l *Loader) LoadRole(name, dir string, at Pos, tasksFrom, handlersFrom, var
 	l.loading[key] = true
 	defer delete(l.loading, key)
 	r := &Role{Name: filepath.Base(path), Path: path}
-	if strings.Contains(name, "/") == false && !filepath.IsAbs(name) {
+	if !strings.Contains(name, "/") && !filepath.IsAbs(name) {
 		r.Name = name
 	}
 	l.roles[key] = r

@@ -336,7 +336,7 @@ func fetch(ctx context.Context, t *module.Task, raw string, lastMod time.Time, f
 	out := &fetched{status: resp.StatusCode, finalURL: resp.Request.URL.String()}
 	if resp.StatusCode == http.StatusNotModified {
 		out.notMod = true
-		out.msg = fmt.Sprintf("HTTP Error 304: Not Modified")
+		out.msg = "HTTP Error 304: Not Modified"
 		return out, nil
 	}
 	if resp.StatusCode >= 400 {

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"io/fs"
-	"path"
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
@@ -89,12 +88,8 @@ func runStat(ctx context.Context, t *module.Task) (module.Result, error) {
 		"gr_name": h.GroupName(ctx, fi.GID),
 	}
 	if fi.IsSymlink() {
-		target := fi.LinkTarget
 		st["lnk_source"] = realPath(ctx, h, p)
-		st["lnk_target"] = target
-		if !path.IsAbs(target) {
-			target = path.Join(path.Dir(p), target)
-		}
+		st["lnk_target"] = fi.LinkTarget
 	}
 	if m.IsRegular() && a.Bool("get_checksum") {
 		data, err := h.ReadFile(ctx, p)
