@@ -302,8 +302,14 @@ type play struct {
 	rep      *report.Play
 	roleSeen map[string]bool
 	check    bool
-	ended    bool
+	ended    bool // meta: end_play, any_errors_fatal, max_fail_percentage
+	// batchEnded is meta: end_batch: the rest of this serial batch is
+	// skipped, the next batch runs
+	batchEnded bool
 }
+
+// stopped reports whether the current batch runs no more tasks.
+func (pl *play) stopped() bool { return pl.ended || pl.batchEnded }
 
 type handler struct {
 	task  *playbook.Task
@@ -393,6 +399,7 @@ func (r *Runner) runPlay(ctx context.Context, pb *playbook.Playbook, p *playbook
 			return ctx.Err()
 		}
 		pl.hosts = batch
+		pl.batchEnded = false
 		r.opts.Sink.PlayStart(name, hostNames(batch))
 		pl.roleSeen = map[string]bool{}
 		pl.handlers = nil

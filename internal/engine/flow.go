@@ -249,7 +249,7 @@ func (r *Runner) handlerNames(pl *play, h *handler) []string {
 func (r *Runner) flushHandlers(ctx context.Context, pl *play) {
 	consumed := map[*hostState]map[string]bool{}
 	for _, h := range pl.handlers {
-		if pl.ended {
+		if pl.stopped() {
 			break
 		}
 		names := r.handlerNames(pl, h)
@@ -332,18 +332,22 @@ func (r *Runner) runMeta(ctx context.Context, pl *play, sc *scope, t *playbook.T
 		for _, hs := range applies {
 			hs.ended = true
 		}
-	case "clear_host_errors":
-		for _, hs := range pl.hosts {
-			hs.failed = false
+	case "end_batch":
+		if len(applies) > 0 {
+			pl.batchEnded = true
 		}
 	case "clear_facts":
+		// the gathered and cached facts go; set_fact variables and
+		// registered results stay, as in Ansible
 		for _, hs := range applies {
 			hs.mu.Lock()
 			hs.facts, hs.plainFacts = nil, nil
-			hs.cached = map[string]any{}
 			hs.mu.Unlock()
 		}
-	case "noop", "refresh_inventory", "reset_connection", "end_batch", "":
+	case "clear_host_errors":
+		// in ansible-core 2.14 a host that failed has left the play's
+		// host list before this runs, so it stays out: nothing to do
+	case "noop", "refresh_inventory", "reset_connection", "":
 	default:
 		for _, hs := range applies {
 			r.record(pl, report.TaskResult{Host: hs.name, Play: pl.rep.Name, Task: "meta", Action: "meta", Status: report.StatusFailed, Msg: fmt.Sprintf("invalid meta action requested: %s", what)})
@@ -485,7 +489,7 @@ func (r *Runner) runInclude(ctx context.Context, pl *play, sc *scope, t *playboo
 		}
 	}
 	for _, j := range jobs {
-		if j.hs.failed || j.hs.unreach || pl.ended {
+		if j.hs.failed || j.hs.unreach || pl.stopped() {
 			continue
 		}
 		c := *sc

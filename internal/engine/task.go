@@ -20,7 +20,7 @@ import (
 // strategy: each task on every host before the next task).
 func (r *Runner) runList(ctx context.Context, pl *play, sc *scope, tasks []*playbook.Task) {
 	for _, t := range tasks {
-		if pl.ended || ctx.Err() != nil {
+		if pl.stopped() || ctx.Err() != nil {
 			return
 		}
 		hosts := active(pl.hosts)
@@ -34,7 +34,7 @@ func (r *Runner) runList(ctx context.Context, pl *play, sc *scope, tasks []*play
 // runListOn runs tasks only on the given hosts (blocks, rescue, includes).
 func (r *Runner) runListOn(ctx context.Context, pl *play, sc *scope, tasks []*playbook.Task, hosts []*hostState) {
 	for _, t := range tasks {
-		if pl.ended || ctx.Err() != nil {
+		if pl.stopped() || ctx.Err() != nil {
 			return
 		}
 		act := active(hosts)
