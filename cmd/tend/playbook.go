@@ -33,6 +33,7 @@ type runFlags struct {
 	output, root                       string
 	check, diff, become, syntaxCheck   bool
 	forceHandlers                      bool
+	listHosts, listTasks, listTags     bool
 	acceptHostKey                      bool
 	sshCommonArgs, sshExtraArgs        string
 	timeout                            int
@@ -65,6 +66,9 @@ func (f *runFlags) add(fs interface {
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVarP(&f.syntaxCheck, "syntax-check", "", false, "parse and validate the playbook, run nothing")
 	fs.BoolVarP(&f.forceHandlers, "force-handlers", "", false, "run notified handlers even on hosts that failed")
+	fs.BoolVarP(&f.listHosts, "list-hosts", "", false, "list the hosts each play would run on, run nothing")
+	fs.BoolVarP(&f.listTasks, "list-tasks", "", false, "list the tasks that would run, run nothing")
+	fs.BoolVarP(&f.listTags, "list-tags", "", false, "list the tags of the tasks, run nothing")
 	fs.CountVarP(&f.verbose, "verbose", "v", "more output (-vvv)")
 	fs.StringVarP(&f.root, "root", "", "", "map every local path under this directory and run no commands (demos, tests)")
 	fs.BoolVarP(&f.acceptHostKey, "accept-host-key", "", false, "record unknown SSH host keys on first use (changed keys are still refused)")
@@ -128,6 +132,13 @@ func cmdPlaybook(args []string) error {
 		return exitf(2, "--backend must be native, ansible or auto, got %q", f.backend)
 	}
 	req := f.request(fs.Args())
+	if f.listHosts || f.listTasks || f.listTags {
+		lo := engine.ListOptions{Hosts: f.listHosts, Tasks: f.listTasks, Tags: f.listTags}
+		if err := apply.List(os.Stdout, req, lo); err != nil {
+			return &exitError{code: apply.ExitCode(nil, err), err: err}
+		}
+		return nil
+	}
 	if f.syntaxCheck {
 		load := func() error {
 			r, err := req.Resolved()

@@ -114,6 +114,15 @@ func Load(paths, rolesPath []string) ([]*playbook.Playbook, error) {
 	return pbs, nil
 }
 
+// warnTo sends the inventory's warnings (a host pattern that matches
+// nothing) to the sink, as ansible-playbook prints them.
+func warnTo(sink report.Sink) func(string) {
+	if sink == nil {
+		return nil
+	}
+	return sink.Warn
+}
+
 // Run validates everything, then runs the playbooks in order.
 func Run(ctx context.Context, req Request) (*report.Report, error) {
 	req, err := req.Resolved()
@@ -133,7 +142,7 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv, secrets, err := loadInventory(req.Inventories, dec)
+	inv, secrets, err := loadInventory(req.Inventories, dec, warnTo(req.Sink))
 	if err != nil {
 		return nil, fmt.Errorf("%w:\n%v", engine.ErrParse, err)
 	}
@@ -191,16 +200,22 @@ func mergeReports(a, b *report.Report) *report.Report {
 	return a
 }
 
-// LoadInventory loads -i sources; none means the implicit localhost.
+// LoadInventory loads -i sources; none means /etc/ansible/hosts when it
+// exists, else the implicit localhost.
 func LoadInventory(sources []string) (*inventory.Inventory, error) {
+	return loadInventoryWith(sources, inventory.Options{})
+}
+
+func loadInventoryWith(sources []string, opts inventory.Options) (*inventory.Inventory, error) {
 	if len(sources) == 0 {
 		if _, err := os.Stat("/etc/ansible/hosts"); err == nil {
 			sources = []string{"/etc/ansible/hosts"}
 		} else {
-			return inventory.Empty(), nil
+			inv := inventory.Empty()
+			return inv, nil
 		}
 	}
-	return inventory.Load(sources, inventory.Options{})
+	return inventory.Load(sources, opts)
 }
 
 // ExitCode maps a run to ansible-playbook's exit codes: 0 ok, 1 error,

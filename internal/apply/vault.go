@@ -35,14 +35,14 @@ func decrypter(req Request) (func(data []byte) ([]byte, error), error) {
 // loadInventory loads the inventory, decrypting vault-encrypted inventory
 // files with dec, and returns the string values of the decrypted files so
 // the run masks them in its output.
-func loadInventory(sources []string, dec func([]byte) ([]byte, error)) (*inventory.Inventory, []string, error) {
+func loadInventory(sources []string, dec func([]byte) ([]byte, error), warn func(string)) (*inventory.Inventory, []string, error) {
 	if dec == nil || len(sources) == 0 {
-		inv, err := LoadInventory(sources)
+		inv, err := loadInventoryWith(sources, inventory.Options{Warn: warn})
 		return inv, nil, err
 	}
 	var mu sync.Mutex
 	var secrets []string
-	opts := inventory.Options{Decrypt: func(data []byte, path string) ([]byte, error) {
+	opts := inventory.Options{Warn: warn, Decrypt: func(data []byte, path string) ([]byte, error) {
 		plain, err := dec(data)
 		if err != nil {
 			return nil, err
