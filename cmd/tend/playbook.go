@@ -34,6 +34,7 @@ type runFlags struct {
 	check, diff, become, syntaxCheck   bool
 	forceHandlers                      bool
 	listHosts, listTasks, listTags     bool
+	startAt                            string
 	acceptHostKey                      bool
 	sshCommonArgs, sshExtraArgs        string
 	timeout                            int
@@ -66,6 +67,7 @@ func (f *runFlags) add(fs interface {
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVarP(&f.syntaxCheck, "syntax-check", "", false, "parse and validate the playbook, run nothing")
 	fs.BoolVarP(&f.forceHandlers, "force-handlers", "", false, "run notified handlers even on hosts that failed")
+	fs.StringVarP(&f.startAt, "start-at-task", "", "", "start the playbook at the task with this name")
 	fs.BoolVarP(&f.listHosts, "list-hosts", "", false, "list the hosts each play would run on, run nothing")
 	fs.BoolVarP(&f.listTasks, "list-tasks", "", false, "list the tasks that would run, run nothing")
 	fs.BoolVarP(&f.listTags, "list-tags", "", false, "list the tags of the tasks, run nothing")
@@ -86,7 +88,7 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Become: f.become, BecomeUser: f.becomeUser, VaultPasswordFile: f.vaultFile, VaultIDs: f.vaultIDs, Root: f.root, Backend: f.backend,
 		AcceptHostKey: f.acceptHostKey, SSHCommonArgs: f.sshCommonArgs, SSHExtraArgs: f.sshExtraArgs,
 		Timeout:   time.Duration(f.timeout) * time.Second,
-		Verbosity: f.verbose, ForceHandlers: f.forceHandlers,
+		Verbosity: f.verbose, ForceHandlers: f.forceHandlers, StartAt: f.startAt,
 	}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		req.Prompt = promptTerminal

@@ -45,6 +45,7 @@ type Options struct {
 	ExtraVars         []string // raw -e values, passed as given
 	Check, Diff       bool
 	ForceHandlers     bool
+	StartAt           string // --start-at-task
 	Tags, SkipTags    []string
 	Forks             int
 	Connection        string // -c; "" leaves Ansible's default
@@ -134,6 +135,9 @@ func (o *Options) Args() []string {
 	}
 	if o.ForceHandlers {
 		a = append(a, "--force-handlers")
+	}
+	if o.StartAt != "" {
+		a = append(a, "--start-at-task", o.StartAt)
 	}
 	if len(o.Tags) > 0 {
 		a = append(a, "--tags", strings.Join(o.Tags, ","))

@@ -32,6 +32,9 @@ type Request struct {
 	Check, Diff bool
 	// ForceHandlers runs notified handlers on failed hosts too.
 	ForceHandlers bool
+	// StartAt starts the run at the first task with this name
+	// (--start-at-task).
+	StartAt string
 	// Prompt asks for vars_prompt variables (tend playbook on a terminal);
 	// nil takes their defaults.
 	Prompt     func(engine.VarPrompt) (string, error)
@@ -153,7 +156,7 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 	opts := engine.Options{
 		Inventory: inv, Limit: req.Limit, ExtraVars: extra, Check: req.Check, Diff: req.Diff,
 		Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks, Sink: req.Sink, Log: req.Log, Verbosity: req.Verbosity,
-		RolesPath: req.RolesPath, Gathering: req.Gathering, ForceHandlers: req.ForceHandlers, Prompt: req.Prompt,
+		RolesPath: req.RolesPath, Gathering: req.Gathering, ForceHandlers: req.ForceHandlers, Prompt: req.Prompt, StartAt: req.StartAt,
 		Facts:   facts.Gather,
 		Decrypt: dec, Secrets: secrets, Backup: req.Backup, Confine: req.Confine,
 	}

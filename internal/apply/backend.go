@@ -127,7 +127,7 @@ func ansibleOptions(req Request) (ansible.Options, error) {
 	}
 	o := ansible.Options{
 		Playbooks: req.Playbooks, Inventories: req.Inventories, Limit: req.Limit, ExtraVars: req.ExtraVars,
-		Check: req.Check, Diff: req.Diff, ForceHandlers: req.ForceHandlers, Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks,
+		Check: req.Check, Diff: req.Diff, ForceHandlers: req.ForceHandlers, StartAt: req.StartAt, Tags: req.Tags, SkipTags: req.SkipTags, Forks: req.Forks,
 		Connection: req.Connection, RemoteUser: req.RemoteUser, PrivateKey: req.PrivateKey,
 		Become: req.Become, BecomeUser: req.BecomeUser, VaultPasswordFile: req.VaultPasswordFile, VaultIDs: req.VaultIDs,
 		Needs: needs, Sink: req.Sink, Log: req.Log,

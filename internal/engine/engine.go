@@ -57,6 +57,9 @@ type Options struct {
 	// terminal) takes each one's default, or null without one, as
 	// ansible-playbook does when nobody can answer.
 	Prompt func(VarPrompt) (string, error)
+	// StartAt is --start-at-task: the run starts at the first task with
+	// this name (a shell pattern, as fnmatch).
+	StartAt string
 	// ForceHandlers runs notified handlers on hosts that failed too
 	// (--force-handlers).
 	ForceHandlers bool
@@ -91,6 +94,8 @@ type Runner struct {
 	mu      sync.Mutex
 	loader  *playbook.Loader
 	secrets secretSet // decrypted values, masked in every result
+
+	startDone bool // --start-at-task has found its task
 
 	groupsMu sync.Mutex
 	groups   map[string]any // the `groups` magic variable; nil when stale

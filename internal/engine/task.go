@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ func (r *Runner) runTask(ctx context.Context, pl *play, sc *scope, t *playbook.T
 	}
 	tags := append(append([]string{}, sc.tags...), t.Tags...)
 	if !r.tagsAllow(tags) {
+		return
+	}
+	if !r.startReached(pl, sc, t) {
 		return
 	}
 	action := playbook.ShortName(t.Action)
@@ -304,6 +308,31 @@ func (r *Runner) runBlock(ctx context.Context, pl *play, sc *scope, t *playbook.
 			hs.failed = true
 		}
 	}
+}
+
+// startReached implements --start-at-task: tasks before the first whose
+// name (or "role : name") equals or fnmatch-matches the given one are left
+// out silently, as ansible-playbook does; from that task on all run.
+func (r *Runner) startReached(pl *play, sc *scope, t *playbook.Task) bool {
+	if r.opts.StartAt == "" || r.startDone {
+		return true
+	}
+	names := []string{t.Name}
+	if sc.role != nil {
+		names = append(names, sc.role.Name+" : "+t.Name)
+	} else if t.Role != nil {
+		names = append(names, t.Role.Name+" : "+t.Name)
+	}
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if ok, _ := path.Match(r.opts.StartAt, n); ok || n == r.opts.StartAt {
+			r.startDone = true
+			return true
+		}
+	}
+	return false
 }
 
 // runOnHost runs one task on one host: when, loop, module, register.
