@@ -408,3 +408,52 @@ func TestVaultEncryptedInventory(t *testing.T) {
 		t.Fatalf("no password: exit %d %s", code, e)
 	}
 }
+
+// TestVaultAskPass: --ask-vault-pass and --vault-id ID@prompt read the
+// passwords from standard input when it is not a terminal, one line each,
+// in the order ansible-playbook asks for them.
+func TestVaultAskPass(t *testing.T) {
+	gneedTool(t, "ansible-vault")
+	gneedTool(t, "ansible-playbook")
+	bin := tendBinary(t)
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	gwrite(t, pw, "ask-pass\n")
+	pw2 := filepath.Join(dir, "pw-prod")
+	gwrite(t, pw2, "prod-pass\n")
+	inline, _, _ := grun(t, dir, "ansible-vault", "encrypt_string", "--vault-password-file", pw, "--name", "token", "asked-default")
+	gwrite(t, filepath.Join(dir, "inline.yml"), inline)
+	gwrite(t, filepath.Join(dir, "prod.yml"), "prod_pass: asked-prod\n")
+	grun(t, dir, "ansible-vault", "encrypt", "--vault-id", "prod@"+pw2, "prod.yml")
+	for _, tool := range []string{"ansible", "tend"} {
+		out := filepath.Join(dir, "out-"+tool)
+		gwrite(t, filepath.Join(dir, "pb-"+tool+".yml"), fmt.Sprintf("- hosts: localhost\n  gather_facts: false\n  vars_files: [inline.yml, prod.yml]\n  tasks:\n    - copy:\n        dest: %s\n        content: \"{{ token }} {{ prod_pass }}\\n\"\n", out))
+		args := []string{"-i", "localhost,", "-c", "local", "--ask-vault-pass", "--vault-id", "prod@prompt", "pb-" + tool + ".yml"}
+		name := "ansible-playbook"
+		if tool == "tend" {
+			name, args = bin, append([]string{"playbook"}, args...)
+		}
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		cmd.Stdin = strings.NewReader("ask-pass\nprod-pass\n")
+		if o, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", tool, err, o)
+		}
+		if got, _ := os.ReadFile(out); string(got) != "asked-default asked-prod\n" {
+			t.Errorf("%s wrote %q", tool, got)
+		}
+	}
+	// no input: a clear error, nothing written
+	out := filepath.Join(dir, "out-none")
+	gwrite(t, filepath.Join(dir, "pb-none.yml"), fmt.Sprintf("- hosts: localhost\n  gather_facts: false\n  vars_files: [inline.yml]\n  tasks:\n    - copy:\n        dest: %s\n        content: \"{{ token }}\\n\"\n", out))
+	cmd := exec.Command(bin, "playbook", "-i", "localhost,", "-c", "local", "--ask-vault-pass", "pb-none.yml")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader("")
+	o, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(o), "Vault password") {
+		t.Errorf("no password on stdin: err %v, output %s", err, o)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a file was written without the vault password")
+	}
+}

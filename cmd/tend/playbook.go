@@ -18,6 +18,7 @@ import (
 	"github.com/tend-project/tend/internal/apply"
 	"github.com/tend-project/tend/internal/engine"
 	"github.com/tend-project/tend/internal/report"
+	"github.com/tend-project/tend/internal/vault"
 )
 
 func init() {
@@ -35,6 +36,7 @@ type runFlags struct {
 	forceHandlers                      bool
 	listHosts, listTasks, listTags     bool
 	startAt                            string
+	askVaultPass                       bool
 	acceptHostKey                      bool
 	sshCommonArgs, sshExtraArgs        string
 	timeout                            int
@@ -67,6 +69,7 @@ func (f *runFlags) add(fs interface {
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVarP(&f.syntaxCheck, "syntax-check", "", false, "parse and validate the playbook, run nothing")
 	fs.BoolVarP(&f.forceHandlers, "force-handlers", "", false, "run notified handlers even on hosts that failed")
+	fs.BoolVarP(&f.askVaultPass, "ask-vault-pass", "", false, "ask for the vault password (read from standard input when it is not a terminal)")
 	fs.StringVarP(&f.startAt, "start-at-task", "", "", "start the playbook at the task with this name")
 	fs.BoolVarP(&f.listHosts, "list-hosts", "", false, "list the hosts each play would run on, run nothing")
 	fs.BoolVarP(&f.listTasks, "list-tasks", "", false, "list the tasks that would run, run nothing")
@@ -90,6 +93,8 @@ func (f *runFlags) request(playbooks []string) apply.Request {
 		Timeout:   time.Duration(f.timeout) * time.Second,
 		Verbosity: f.verbose, ForceHandlers: f.forceHandlers, StartAt: f.startAt,
 	}
+	req.AskVaultPass = f.askVaultPass
+	req.VaultPrompt = askVaultPassword
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		req.Prompt = promptTerminal
 	}
@@ -209,4 +214,29 @@ func promptTerminal(vp engine.VarPrompt) (string, error) {
 		return "", fmt.Errorf("the values entered do not match")
 	}
 	return v, nil
+}
+
+// stdinLines reads answers from a standard input that is not a terminal,
+// one line each, so that several prompts share one reader.
+var stdinLines = bufio.NewReader(os.Stdin)
+
+// askVaultPassword asks for a vault password (--ask-vault-pass, --vault-id
+// ID@prompt): without echo on a terminal, else the next line of standard
+// input, as ansible-playbook reads it.
+func askVaultPassword(id string) ([]byte, error) {
+	label := "Vault password"
+	if id != vault.DefaultID {
+		label += " (" + id + ")"
+	}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		fmt.Fprintf(os.Stderr, "%s: ", label)
+		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		return pw, err
+	}
+	line, err := stdinLines.ReadString('\n')
+	if err != nil && line == "" {
+		return nil, fmt.Errorf("%s: nothing on standard input", label)
+	}
+	return []byte(strings.TrimRight(line, "\r\n")), nil
 }

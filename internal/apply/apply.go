@@ -50,6 +50,10 @@ type Request struct {
 	// ansible-playbook's --vault-id) decrypt vault content.
 	VaultPasswordFile string
 	VaultIDs          []string
+	// AskVaultPass asks VaultPrompt for the default vault password
+	// (--ask-vault-pass); VaultPrompt also answers --vault-id ID@prompt.
+	AskVaultPass bool
+	VaultPrompt  func(id string) ([]byte, error)
 	// Root maps every path on the local host under this directory and
 	// refuses commands (--root, for demos and tests).
 	Root string

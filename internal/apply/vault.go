@@ -15,14 +15,18 @@ import (
 // vault password was given. The password file is read (or run, when it is
 // executable) once, here, so a wrong path fails before anything runs.
 func decrypter(req Request) (func(data []byte) ([]byte, error), error) {
-	if req.VaultPasswordFile == "" && len(req.VaultIDs) == 0 {
+	ids := req.VaultIDs
+	if req.AskVaultPass {
+		ids = append([]string{vault.DefaultID + "@prompt"}, ids...)
+	}
+	if req.VaultPasswordFile == "" && len(ids) == 0 {
 		return nil, nil
 	}
 	var files []string
 	if req.VaultPasswordFile != "" {
 		files = []string{req.VaultPasswordFile}
 	}
-	secrets, err := vault.LoadSecrets(context.Background(), files, req.VaultIDs)
+	secrets, err := vault.LoadSecretsPrompt(context.Background(), files, ids, req.VaultPrompt)
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,13 @@ func ReadPassword(ctx context.Context, path, id string) ([]byte, error) {
 // LoadSecrets reads the secrets named by --vault-password-file values
 // (default id) and --vault-id ID@FILE values, in that order.
 func LoadSecrets(ctx context.Context, passwordFiles, ids []string) ([]Secret, error) {
+	return LoadSecretsPrompt(ctx, passwordFiles, ids, nil)
+}
+
+// LoadSecretsPrompt is LoadSecrets where an ID@prompt (or a bare ID) asks
+// prompt for the password, as ansible-playbook --vault-id ID@prompt does;
+// a nil prompt refuses them.
+func LoadSecretsPrompt(ctx context.Context, passwordFiles, ids []string, prompt func(id string) ([]byte, error)) ([]Secret, error) {
 	var out []Secret
 	add := func(id, src string) error {
 		pw, err := ReadPassword(ctx, src, id)
@@ -82,7 +89,15 @@ func LoadSecrets(ctx context.Context, passwordFiles, ids []string) ([]Secret, er
 	for _, v := range ids {
 		id, src := ParseID(v)
 		if src == "" || src == "prompt" {
-			return nil, fmt.Errorf("--vault-id %s: prompting for a password is not supported; give ID@FILE", v)
+			if prompt == nil {
+				return nil, fmt.Errorf("--vault-id %s: nobody can be asked for the password here; give ID@FILE", v)
+			}
+			pw, err := prompt(id)
+			if err != nil {
+				return nil, fmt.Errorf("--vault-id %s: %w", v, err)
+			}
+			out = append(out, Secret{ID: id, Password: pw})
+			continue
 		}
 		if err := add(id, src); err != nil {
 			return nil, fmt.Errorf("--vault-id %s: %w", v, err)
