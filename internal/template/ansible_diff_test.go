@@ -178,6 +178,28 @@ var diffExprs = []string{
 	"'to_json' is filter", "'groupby' is filter", "'ansible.builtin.to_json' is filter", "'nope' is filter", "'version' is test", "'defined' is test", "'escaped' is test", "'nope' is test",
 	"'<a>' | e is escaped", "'<a>' is escaped", "s | safe is escaped", "l | tojson is escaped", "s | e | upper is escaped", "s is vault_encrypted",
 	"users | selectattr('name', 'issubset', 'bobcat') | map(attribute='name') | list", "[[1], [0]] | select('all') | list",
+	// lookup results joined only when all are strings; truncate; urlencode; comment
+	"lookup('items', [1, 2])", "lookup('items', ['a', 'b'])", "lookup('items', [1])", "lookup('items', [])", "lookup('items', ['a', 1])", "lookup('items', [['a']])",
+	"'abc' | truncate(2, true, '', 0)", "prose | truncate(20)", "prose | truncate(20, true)", "prose | truncate(20, false, '..', 0)", "'abcdefgh' | truncate(3, leeway=1)", "s | truncate(2)", "'héllo wörld' | truncate(8, true, '…', 0)",
+	"{'a': 1, 'b': 'x y/z'} | urlencode", "[['a', 1], ['b', '&=é']] | urlencode", "'a b/c&é' | urlencode", "n | urlencode", "d | urlencode", "l | urlencode",
+	"lookup('subelements', users, 'groups', wantlist=True) | map('first') | list", "lookup('subelements', {'x': {'a': {'b': [1, 2]}, 'c': 3}}, 'a.b', wantlist=True)",
+	"lookup('subelements', [{'g': [1]}, {'skipped': true}, {'h': 1}], 'g', {'skip_missing': true}, wantlist=True)",
+	"lookup('flattened', [[1, [2, 3]], 4], wantlist=True)", "lookup('flattened', [1, ['None', 2], 3], wantlist=True)", "lookup('flattened', [[1, [2, 3]], 4])", "lookup('flattened', [['a', ['b']]])",
+	"'x' | comment('c', prefix='// ')", "multi | comment", "multi | comment('cblock')", "'a\\n\\nb' | comment('xml')", "'x' | comment(decoration='; ', prefix_count=2, postfix_count=0)",
+	"lookup('csvfile', 'bob file=data.csv delimiter=,')", "lookup('csvfile', 'bob', file='data.csv', delimiter=',', col=2)", "lookup('csvfile', 'nope', file='data.csv', delimiter=',', default='dflt')",
+	"lookup('csvfile', 'nope', file='data.csv', delimiter=',')", "lookup('csvfile', 'alice', file='data.tsv')", "lookup('csvfile', 'bob', file='data.csv', delimiter=',', col=9)", "lookup('csvfile', 'q', file='data.csv', delimiter=',', col='1')",
+	"lookup('csvfile', 'bob', file='nope.csv')", "lookup('csvfile', 'bob', file='data.csv', delimiter=',', wantlist=True)",
+	"lookup('password', '/dev/null length=12 chars=digits') | length", "lookup('password', '/dev/null chars=ascii_lowercase,digits') is match('^[a-z0-9]{20}$')", "lookup('password', 'pw_existing.txt')",
+	"lookup('password', '/dev/null', length=5, chars=['ab']) is match('^[ab]{5}$')", "lookup('password', '/dev/null nope=1')", "lookup('password', '/dev/null chars=,,', length=3)",
+	"lookup('random_choice', 'a', 'b') in ['a', 'b']", "query('random_choice')", "lookup('random_choice', 'a')", "query('random_choice', 1, 2) | length",
+	"users | json_query('[].name')", "users | json_query('[?admin].{n: name, u: uid}')", "users | community.general.json_query('[?uid > `1001`].name')", "d | json_query('mid')", "d | json_query('mid.x')",
+	"users | json_query('[0]')", "users | json_query('length(@)')", "users | json_query('[].groups[]')", "users | json_query('sort_by(@, &uid)[].name')", "users | json_query('max_by(@, &uid).name')",
+	"l | json_query('sum(@)')", "l | json_query('avg(@)')", "[1.5, 2.5] | json_query('sum(@)')", "users | json_query('[?name == `bob`] | [0].uid')", "users | json_query(\"[?name == 'alice'].admin\")",
+	"users | json_query('[?contains(groups, `docker`)].name')", "d | json_query('nope')", "s | json_query('length(@)')", "users | json_query('[')", "users | json_query('[].name | join(`, `, @)')",
+	"users | json_query('[*].[name, uid]')", "users | json_query('[1:].name')", "{'a': {'b': [{'c': 1}, {'c': 2}]}} | json_query('a.b[*].c')", "l | json_query('[? @ > `1`]')", "users | json_query('[].not_null(nope, name)')",
+	"d | json_query('to_string(mid)')", "'héllo' | json_query('length(@)')", "users | json_query('[?name == `bob ` || name == `\\\\`x\\\\``].uid')", "users | json_query('[?name == `\\\\`bob\\\\`` || name == `carol`].uid')", "'community.general.json_query' is filter",
+	"lookup('template', 'hdr.j2')", "lookup('template', 'hdr2.j2', variable_start_string='<<', variable_end_string='>>', comment_start_string='<#', comment_end_string='#>')", "lookup('template', 'hdr2.j2')",
+	"'x\\ny' | comment('erlang', beginning='BEG', end='END', newline='\\r\\n')", "'x' | comment('plain', prefix='\\n')",
 }
 
 // diffTemplates are mixed-text templates rendered as strings by both.
@@ -248,11 +270,13 @@ type diffCase struct {
 
 // knownDiffs are cases where tend deliberately or knowingly differs.
 var knownDiffs = map[string]string{
-	"lookup('env', 'HOME')":    "environment may differ",
-	"'nope' is filter":         "ansible-core 2.14 raises for an unknown name, so the test could never be false; tend answers false",
-	"'nope' is test":           "ansible-core 2.14 raises for an unknown name, so the test could never be false; tend answers false",
-	"{{ s | e }}":              "Jinja2's Markup type: tend hands the engine a plain string",
-	"s | e | upper is escaped": "Jinja2's Markup survives string filters (upper, replace, ...); in tend only the filters that make markup return it",
+	"lookup('env', 'HOME')":             "environment may differ",
+	"'nope' is filter":                  "ansible-core 2.14 raises for an unknown name, so the test could never be false; tend answers false",
+	"'nope' is test":                    "ansible-core 2.14 raises for an unknown name, so the test could never be false; tend answers false",
+	"{{ s | e }}":                       "Jinja2's Markup type: tend hands the engine a plain string",
+	"l | json_query('avg(@)')":          "go-jmespath keeps numbers as float64; tend hands whole ones back as ints (Python: 2.0)",
+	"[1.5, 2.5] | json_query('sum(@)')": "go-jmespath keeps numbers as float64; tend hands whole ones back as ints (Python: 4.0)",
+	"s | e | upper is escaped":          "Jinja2's Markup survives string filters (upper, replace, ...); in tend only the filters that make markup return it",
 }
 
 func TestAgainstAnsible(t *testing.T) {
@@ -263,8 +287,17 @@ func TestAgainstAnsible(t *testing.T) {
 		t.Skip("the ansible.posix.json callback is missing (Debian package ansible, collection ansible.posix)")
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "vars.yml"), []byte(diffVars), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range map[string]string{
+		"vars.yml":        diffVars,
+		"data.csv":        "alice,1001,\"Alice, A.\"\nbob,1002,\"Bob \"\"B\"\"\"\nq,\"x\ny\"\n",
+		"data.tsv":        "alice\tA\tB\n",
+		"pw_existing.txt": "s3cret salt=abcdefgh\n",
+		"hdr.j2":          "#jinja2: variable_start_string: '[[', variable_end_string: ']]'\n[[ n ]] {{ n }}\n",
+		"hdr2.j2":         "<< n >> {{ n }} {# c #} <# c #>",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var cases []diffCase
 	for _, x := range diffExprs {
@@ -337,6 +370,7 @@ func TestAgainstAnsible(t *testing.T) {
 	for _, k := range vm.Keys() {
 		vars[k] = vm.m[k]
 	}
+	vars["playbook_dir"] = dir
 	e := New(Options{SearchPaths: []string{dir}})
 	differ := 0
 	for i, c := range cases {
@@ -407,14 +441,37 @@ func TestTemplateModuleAgainstAnsible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := []string{"main.j2", "short.j2", "blocks.j2", "imports.j2"}
+	type tplCase struct {
+		name, file string
+		args       map[string]any // template module options
+		opts       func(*TextOptions)
+	}
+	cases := []tplCase{{name: "main.j2"}, {name: "short.j2"}, {name: "blocks.j2"}, {name: "imports.j2"}, {name: "header.j2"}, {name: "header_delims.j2"},
+		{name: "ws.j2"}, {name: "base.j2"}, {name: "child.j2"}, {name: "grandchild.j2"}, {name: "with_blocks.j2"}, {name: "extends_var.j2"},
+		{name: "ws-lstrip", file: "ws.j2", args: map[string]any{"lstrip_blocks": true}, opts: func(o *TextOptions) { o.LstripBlocks = true }},
+		{name: "ws-notrim", file: "ws.j2", args: map[string]any{"trim_blocks": false}, opts: func(o *TextOptions) { o.TrimBlocks = false }},
+		{name: "ws-both", file: "ws.j2", args: map[string]any{"trim_blocks": false, "lstrip_blocks": true}, opts: func(o *TextOptions) { o.TrimBlocks, o.LstripBlocks = false, true }},
+		{name: "header-args", file: "header.j2", args: map[string]any{"lstrip_blocks": false, "trim_blocks": true}, opts: func(o *TextOptions) {}},
+		{name: "delims.j2", args: map[string]any{"variable_start_string": "(((", "variable_end_string": ")))", "block_start_string": "[%", "block_end_string": "%]",
+			"comment_start_string": "(#(", "comment_end_string": ")#)"}, opts: func(o *TextOptions) {
+			o.VariableStart, o.VariableEnd, o.BlockStart, o.BlockEnd, o.CommentStart, o.CommentEnd = "(((", ")))", "[%", "%]", "(#(", ")#)"
+		}},
+	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "vars.yml"), []byte(diffVars), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var tasks []map[string]any
-	for _, n := range names {
-		tasks = append(tasks, map[string]any{"template": map[string]any{"src": filepath.Join(src, n), "dest": filepath.Join(dir, n+".out")}})
+	for _, c := range cases {
+		file := c.file
+		if file == "" {
+			file = c.name
+		}
+		args := map[string]any{"src": filepath.Join(src, file), "dest": filepath.Join(dir, c.name+".out")}
+		for k, v := range c.args {
+			args[k] = v
+		}
+		tasks = append(tasks, map[string]any{"template": args})
 	}
 	play := []map[string]any{{"hosts": "localhost", "gather_facts": false, "vars_files": []string{"vars.yml"}, "tasks": tasks}}
 	pb, _ := json.Marshal(play)
@@ -437,12 +494,22 @@ func TestTemplateModuleAgainstAnsible(t *testing.T) {
 		vars[k] = vm.m[k]
 	}
 	e := New(Options{SearchPaths: []string{src}})
-	for _, n := range names {
+	for _, c := range cases {
+		n, file := c.name, c.file
+		if file == "" {
+			file = c.name
+		}
 		want, err := os.ReadFile(filepath.Join(dir, n+".out"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := e.RenderFile(filepath.Join(src, n), vars)
+		ce := e
+		if c.opts != nil {
+			o := DefaultTextOptions()
+			c.opts(&o)
+			ce = e.WithOptions(o)
+		}
+		got, err := ce.RenderFile(filepath.Join(src, file), vars)
 		if err != nil {
 			t.Errorf("%s: %v", n, err)
 			continue

@@ -20,7 +20,9 @@
 // list/dict/bool ("[...]", "{...}", "True") become that value, other
 // results are strings ("{{ n + 1 }}" is "43"); string literals inside
 // {{ }} keep backslashes raw in task strings but not in template files;
-// trim_blocks is on and trailing newlines are kept.
+// trim_blocks is on and trailing newlines are kept. Template files take
+// the template module's options (TextOptions, Engine.WithOptions, the
+// "#jinja2:" first line) and may use {% extends %} and {% block %}.
 package template
 
 import (
@@ -52,6 +54,7 @@ const Omit = "__omit_place_holder__tend"
 type Engine struct {
 	searchPaths []string
 	cache       *cache
+	opts        *TextOptions // for template files; nil: DefaultTextOptions
 }
 
 type cache struct {
@@ -65,10 +68,16 @@ const cacheMax = 4096
 // template parses src; file templates (the template module, include,
 // lookup('template')) use Jinja2's own string escapes, strings in task
 // arguments and vars use Ansible's raw backslashes.
-func (c *cache) template(src string, file bool) (*parsed, error) {
+// opts (nil: the defaults) set the delimiters and block whitespace.
+func (c *cache) template(src string, file bool, opts *TextOptions) (*parsed, error) {
 	key := src
+	cfg := lexConfig
+	if opts != nil && *opts != DefaultTextOptions() {
+		cfg = opts.lexConfig()
+		key = "\x00opts\x00" + opts.key() + "\x00" + key
+	}
 	if file {
-		key = "\x00file\x00" + src
+		key = "\x00file\x00" + key
 	}
 	c.mu.Lock()
 	p, ok := c.m[key]
@@ -76,7 +85,7 @@ func (c *cache) template(src string, file bool) (*parsed, error) {
 	if ok {
 		return p, nil
 	}
-	p, err := parseTemplate(src, !file)
+	p, err := parseTemplateWith(src, !file, cfg)
 	if err != nil || len(src) > streamLexAbove {
 		// a big template is not kept: the cache key and the tree would
 		// hold its source for the engine's whole life
@@ -122,7 +131,7 @@ func New(opts Options) *Engine {
 // WithSearchPaths returns a copy of e that looks up files in p; the parse
 // cache is shared.
 func (e *Engine) WithSearchPaths(p []string) *Engine {
-	return &Engine{searchPaths: append([]string(nil), p...), cache: e.cache}
+	return &Engine{searchPaths: append([]string(nil), p...), cache: e.cache, opts: e.opts}
 }
 
 // IsTemplated reports whether s contains Jinja2 markers.
@@ -160,7 +169,7 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 			}
 		}
 	}
-	p, err := e.cache.template(text, false)
+	p, err := e.cache.template(text, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +210,7 @@ func (e *Engine) render(text string, sc *scope) (out any, err error) {
 		}
 	}
 	var b strings.Builder
-	sc.execNodes(p.nodes, &b)
+	sc.runTemplate(p, &b)
 	return literalish(p.restoreNewlines(b.String())), nil
 }
 
@@ -279,7 +288,7 @@ func (e *Engine) RenderString(text string, vars Vars) (string, error) {
 		return text, nil
 	}
 	sc := e.newState(vars, "").child()
-	p, err := e.cache.template(text, false)
+	p, err := e.cache.template(text, false, nil)
 	if err != nil {
 		return "", err
 	}
@@ -294,7 +303,7 @@ func (e *Engine) execString(p *parsed, sc *scope) (out string, err error) {
 	}()
 	var b strings.Builder
 	b.Grow(p.size) // output is usually about as long as the source
-	sc.execNodes(p.nodes, &b)
+	sc.runTemplate(p, &b)
 	return p.restoreNewlines(b.String()), nil
 }
 
@@ -360,28 +369,30 @@ func (e *Engine) EvalBool(expression string, vars Vars) (bool, error) {
 	return b, err
 }
 
-// RenderFile renders a template file (the template module): trailing
-// newlines are kept and {% include %} resolves relative to the file's
-// directory, then the search paths.
+// RenderFile renders a template file (the template module) as
+// RenderTemplate renders its text: the "#jinja2:" header and e's options
+// apply, trailing newlines are kept and {% include %} resolves relative
+// to the file's directory, then the search paths.
 func (e *Engine) RenderFile(path string, vars Vars) (string, error) {
-	p, err := e.parseFile(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("template %s: %w", path, err)
 	}
-	sc := e.newState(vars, filepath.Dir(path)).child()
-	s, err := e.execString(p, sc)
+	s, err := e.renderTemplateIn(string(b), filepath.Dir(path), vars)
 	if err != nil {
 		return "", fmt.Errorf("template %s: %w", path, err)
 	}
 	return s, nil
 }
 
+// parseFile parses an included, imported or looked-up template with e's
+// options.
 func (e *Engine) parseFile(path string) (*parsed, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return e.cache.template(string(b), true)
+	return e.cache.template(string(b), true, e.opts)
 }
 
 // findFile resolves name against dir and the search paths.

@@ -21,6 +21,7 @@ type state struct {
 	resolving map[string]bool
 	dir       string // directory of the template file being rendered, for include
 	depth     int
+	tc        *tplCtx // the blocks of the template being rendered
 }
 
 // scope is a variable scope: template locals over task vars.
@@ -97,6 +98,9 @@ func (sc *scope) lookup(name string) any {
 		}
 		if name == "vars" {
 			return &varsView{sc: &scope{st: st, locals: map[string]any{}}}
+		}
+		if name == "self" && st.tc != nil {
+			return &selfRef{tc: st.tc}
 		}
 		return &undef{name: name}
 	}
@@ -295,7 +299,7 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		sub := sc.child()
 		old := sc.st.dir
 		sc.st.dir = filepath.Dir(path)
-		sub.execNodes(p.nodes, out)
+		sub.runTemplate(p, out)
 		sc.st.dir = old
 		sc.st.depth--
 	case *importNode:
@@ -312,7 +316,7 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		old := sc.st.dir
 		sc.st.dir = filepath.Dir(path)
 		var discard strings.Builder
-		mod.execNodes(p.nodes, &discard)
+		mod.runTemplate(p, &discard)
 		sc.st.dir = old
 		if n.as != "" {
 			m := NewMap()
@@ -338,6 +342,10 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 			sub.set(name, sc.eval(n.vals[i]))
 		}
 		sub.execNodes(n.body, out)
+	case *blockNode:
+		sc.execBlock(n, out)
+	case *extendsNode:
+		sc.execExtends(n)
 	case *filterBlockNode:
 		var b strings.Builder
 		sc.execNodes(n.body, &b)

@@ -713,34 +713,7 @@ func init() {
 			rand.Shuffle(len(l), func(i, j int) { l[i], l[j] = l[j], l[i] })
 			return l
 		},
-		"comment": func(_ *scope, in any, args []any, kw map[string]any) any {
-			style := toStr(arg(args, kw, 0, "style", "plain"))
-			prefix := "# "
-			beg, end := "#", "#"
-			switch style {
-			case "c":
-				prefix, beg, end = "// ", "//", "//"
-			case "cblock":
-				prefix, beg, end = " * ", "/*", " */"
-			case "erlang":
-				prefix, beg, end = "% ", "%", "%"
-			case "xml":
-				prefix, beg, end = " - ", "<!--", "-->"
-			}
-			if p, ok := kw["prefix"]; ok {
-				prefix = toStr(p)
-			}
-			var b strings.Builder
-			b.WriteString(beg + "\n")
-			for _, l := range strings.Split(toStr(in), "\n") {
-				b.WriteString(strings.TrimRight(prefix+l, " ") + "\n")
-			}
-			b.WriteString(end)
-			if style == "plain" || style == "c" || style == "erlang" {
-				return b.String()
-			}
-			return b.String()
-		},
+		"comment":    fComment,
 		"type_debug": func(_ *scope, in any, _ []any, _ map[string]any) any { return typeName(in) },
 		"dictsort": func(_ *scope, in any, args []any, kw map[string]any) any {
 			cs := arg(args, kw, 0, "case_sensitive", false) == true
@@ -773,24 +746,60 @@ func init() {
 			return versionTest(in, args, kw)
 		},
 		"regex": nil,
-		"urlencode": strFilter(func(s string) string {
-			var b strings.Builder
-			for _, c := range []byte(s) {
-				if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.-~/", c) >= 0 {
-					b.WriteByte(c)
+		"urlencode": func(_ *scope, in any, _ []any, _ map[string]any) any {
+			// Jinja2's do_urlencode: a string (or non-iterable) is quoted
+			// keeping "/"; a dict or a list of pairs becomes k=v&k=v.
+			in = norm(in)
+			var pairs [][2]any
+			switch x := in.(type) {
+			case string, markup, nil, bool, int, float64:
+				return urlQuote(toStr(x), false)
+			case []any:
+				for _, p := range x {
+					kv := iterate(p)
+					if len(kv) != 2 {
+						fail("urlencode: expected (key, value) pairs, got %s", repr(p))
+					}
+					pairs = append(pairs, [2]any{kv[0], kv[1]})
+				}
+			default:
+				if m := asOrdered(x); m != nil {
+					for _, k := range m.Keys() {
+						pairs = append(pairs, [2]any{k, m.m[k]})
+					}
 				} else {
-					fmt.Fprintf(&b, "%%%02X", c)
+					return urlQuote(toStr(x), false)
 				}
 			}
-			return b.String()
-		}),
+			parts := make([]string, len(pairs))
+			for i, p := range pairs {
+				parts[i] = urlQuote(toStr(p[0]), true) + "=" + urlQuote(toStr(p[1]), true)
+			}
+			return strings.Join(parts, "&")
+		},
 		"truncate": func(_ *scope, in any, args []any, kw map[string]any) any {
-			n, _ := arg(args, kw, 0, "length", 255).(int)
+			// Jinja2's do_truncate(s, length=255, killwords=False, end='...', leeway=5)
+			n := toInt(arg(args, kw, 0, "length", 255))
+			killwords := truth(arg(args, kw, 1, "killwords", false))
+			end := []rune(toStr(arg(args, kw, 2, "end", "...")))
+			leeway := toInt(arg(args, kw, 3, "leeway", 5))
+			if n < len(end) {
+				fail("expected length >= %d, got %d", len(end), n)
+			}
+			if leeway < 0 {
+				fail("expected leeway >= 0, got %d", leeway)
+			}
 			r := []rune(toStr(in))
-			if len(r) <= n {
+			if len(r) <= n+leeway {
 				return string(r)
 			}
-			return string(r[:max(n-3, 0)]) + "..."
+			head := string(r[:n-len(end)])
+			if !killwords {
+				if k := strings.LastIndexByte(head, ' '); k >= 0 {
+					head = head[:k]
+				}
+			}
+			return head + string(end)
 		},
 		"pipe": func(_ *scope, in any, _ []any, _ map[string]any) any {
 			out, _ := exec.Command("/bin/sh", "-c", toStr(in)).Output()
@@ -1503,4 +1512,97 @@ func sortedMapKeys(m any) []string {
 	keys = append([]string(nil), keys...)
 	sort.Strings(keys)
 	return keys
+}
+
+// urlQuote is Jinja2's url_quote: UTF-8 percent-encoding; "/" is kept
+// unless forQS, which also turns spaces into "+".
+func urlQuote(s string, forQS bool) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.-~", c) >= 0 || c == '/' && !forQS {
+			b.WriteByte(c)
+		} else if c == ' ' && forQS {
+			b.WriteByte('+')
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// fComment is ansible's comment filter: beginning, prefix lines, the text
+// with each line decorated, postfix lines and end, all overridable by
+// keyword.
+func fComment(_ *scope, in any, args []any, kw map[string]any) any {
+	style := toStr(arg(args, kw, 0, "style", "plain"))
+	styles := map[string]map[string]any{
+		"plain":  {"decoration": "# "},
+		"erlang": {"decoration": "% "},
+		"c":      {"decoration": "// "},
+		"cblock": {"beginning": "/*", "decoration": " * ", "end": " */"},
+		"xml":    {"beginning": "<!--", "decoration": " - ", "end": "-->"},
+	}
+	sp, ok := styles[style]
+	if !ok {
+		fail("KeyError: %s", repr(style))
+	}
+	deco := sp["decoration"]
+	if d, ok := kw["decoration"]; ok {
+		deco = d
+	}
+	pre := strings.TrimRight(toStr(deco), " \t\n\r\v\f")
+	p := map[string]any{"newline": "\n", "beginning": "", "prefix": pre, "prefix_count": 1,
+		"decoration": "", "postfix": pre, "postfix_count": 1, "end": ""}
+	for k, v := range sp {
+		p[k] = v
+	}
+	for k, v := range kw {
+		if k != "style" && k != kwOrderKey {
+			p[k] = norm(v)
+		}
+	}
+	nl, d := toStr(p["newline"]), toStr(p["decoration"])
+	var b strings.Builder
+	if truth(p["beginning"]) {
+		b.WriteString(toStr(p["beginning"]) + nl)
+	}
+	if truth(p["prefix"]) {
+		line := toStr(p["prefix"]) + nl
+		if toStr(p["prefix"]) == nl {
+			line = nl
+		}
+		b.WriteString(strings.Repeat(line, max(toInt(p["prefix_count"]), 0)))
+	}
+	text := d + strings.ReplaceAll(toStr(in), nl, nl+d)
+	text = strings.ReplaceAll(text, d+nl, strings.TrimRight(d, " \t\n\r\v\f")+nl)
+	b.WriteString(text)
+	for range max(toInt(p["postfix_count"]), 0) {
+		b.WriteString(nl + toStr(p["postfix"]))
+	}
+	if truth(p["end"]) {
+		b.WriteString(nl + toStr(p["end"]))
+	}
+	return b.String()
+}
+
+// toInt is Python's int() of a filter argument (bool and float included);
+// anything else fails as int() would.
+func toInt(v any) int {
+	switch x := norm(v).(type) {
+	case int:
+		return x
+	case bool:
+		if x {
+			return 1
+		}
+		return 0
+	case float64:
+		return int(x)
+	case string:
+		if n, err := strconv.Atoi(strings.TrimSpace(x)); err == nil {
+			return n
+		}
+	}
+	fail("invalid literal for int(): %s", repr(v))
+	return 0
 }

@@ -155,16 +155,41 @@ func lookup(sc *scope, args []any, kw map[string]any, wantList bool) (result any
 			if err != nil {
 				fail("the template file %s could not be found for the lookup", t)
 			}
-			parsed, err := sc.st.e.parseFile(p)
+			src, err := os.ReadFile(p)
+			if err != nil {
+				fail("template %s: %v", t, err)
+			}
+			// the lookup's delimiter options, then the file's #jinja2: line
+			e := sc.st.e
+			o := e.textOptions()
+			for k, dst := range map[string]*string{"variable_start_string": &o.VariableStart, "variable_end_string": &o.VariableEnd,
+				"comment_start_string": &o.CommentStart, "comment_end_string": &o.CommentEnd} {
+				if v, ok := kw[k]; ok {
+					*dst = toStr(v)
+				}
+			}
+			o, body, err := ParseJinjaHeader(string(src), o)
+			if err == nil {
+				err = o.Validate()
+			}
+			if err != nil {
+				fail("template %s: %v", t, err)
+			}
+			if o != e.textOptions() {
+				e = e.WithOptions(o)
+			}
+			parsed, err := e.cache.template(body, true, e.opts)
 			if err != nil {
 				fail("template %s: %v", t, err)
 			}
 			var b strings.Builder
 			sub := sc.child()
-			old := sc.st.dir
-			sc.st.dir = dirOf(p)
-			sub.execNodes(parsed.nodes, &b)
-			sc.st.dir = old
+			oldDir, oldE := sc.st.dir, sc.st.e
+			sc.st.dir, sc.st.e = dirOf(p), e
+			func() {
+				defer func() { sc.st.dir, sc.st.e = oldDir, oldE }()
+				sub.runTemplate(parsed, &b)
+			}()
 			out = append(out, parsed.restoreNewlines(b.String()))
 		}
 	case "pipe", "ansible.builtin.pipe":
@@ -187,7 +212,9 @@ func lookup(sc *scope, args []any, kw map[string]any, wantList bool) (result any
 			}
 			out = append(out, v)
 		}
-	case "items", "ansible.builtin.items", "flattened":
+	case "flattened", "community.general.flattened":
+		out = flattenedLookup(args[1:])
+	case "items", "ansible.builtin.items":
 		for _, a := range args[1:] {
 			out = append(out, flatten([]any{a}, 1, false)...)
 		}
@@ -206,12 +233,24 @@ func lookup(sc *scope, args []any, kw map[string]any, wantList bool) (result any
 	if wantList {
 		return out
 	}
-	if len(out) == 1 {
-		return out[0]
+	if len(out) == 0 {
+		return out // Ansible hands back the empty list itself
 	}
+	// Ansible's ",".join(ran): only when every item is a string; otherwise
+	// the TypeError keeps the list (or its one item).
 	parts := make([]string, len(out))
 	for i, o := range out {
-		parts[i] = toStr(o)
+		s, ok := o.(string)
+		if m, isMarkup := o.(markup); isMarkup {
+			s, ok = string(m), true
+		}
+		if !ok {
+			if len(out) == 1 {
+				return out[0]
+			}
+			return out
+		}
+		parts[i] = s
 	}
 	return strings.Join(parts, ",")
 }
@@ -546,4 +585,29 @@ func pyStrFormat(s string, args []any, kw map[string]any) string {
 		i += end
 	}
 	return b.String()
+}
+
+// flattenedLookup is community.general's flattened lookup: lists are
+// flattened at every depth, and a "None" or "null" string ends its list.
+func flattenedLookup(terms []any) []any {
+	out := []any{}
+	for _, t := range terms {
+		t = norm(t)
+		for {
+			l, ok := t.([]any)
+			if !ok || len(l) != 1 {
+				break
+			}
+			t = norm(l[0])
+		}
+		if t == "None" || t == "null" {
+			break
+		}
+		if l, ok := t.([]any); ok {
+			out = append(out, flattenedLookup(l)...)
+		} else {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -85,7 +85,7 @@ func registerMore() {
 					}
 				}
 			}
-			return subelements(terms[0], toStr(terms[1]), flags["skip_missing"] == true)
+			return subelementsLookup(terms[0], toStr(terms[1]), truth(flags["skip_missing"]))
 		},
 		"sequence": func(_ *scope, terms []any, kw map[string]any) []any {
 			var out []any
@@ -195,6 +195,9 @@ func registerMore() {
 			return out
 		},
 	}
+	registerLookups()
+	filters["json_query"] = fJSONQuery
+	filters["community.general.json_query"] = fJSONQuery
 	for name, f := range map[string]filterFn{
 		"path_join": func(_ *scope, in any, _ []any, _ map[string]any) any {
 			parts := []string{}
@@ -389,6 +392,75 @@ func subelements(in any, key string, skipMissing bool) []any {
 		}
 		for _, e := range l {
 			out = append(out, tuple{it, e})
+		}
+	}
+	return out
+}
+
+// subelementsLookup is the subelements lookup (with_subelements): unlike
+// the filter it follows a dotted key path and takes the list out of (a
+// copy of) each parent, so item.0 lacks the subkey, and it skips items
+// and results marked skipped.
+func subelementsLookup(in any, key string, skipMissing bool) []any {
+	in = norm(in)
+	var elems []any
+	if m := asOrdered(in); m != nil {
+		if sk, ok := m.Get("skipped"); ok && sk != false {
+			return []any{}
+		}
+		for _, k := range m.Keys() {
+			elems = append(elems, m.m[k])
+		}
+	} else if l, ok := in.([]any); ok {
+		elems = l
+	} else {
+		fail("subelements lookup expects a list of two or three items, first a dict or a list, second a string pointing to the subkey")
+	}
+	path := strings.Split(key, ".")
+	out := []any{}
+	for _, it := range elems {
+		top := asOrdered(norm(it))
+		if top == nil {
+			fail("subelements lookup expects a dictionary, got '%s'", toStr(it))
+		}
+		if sk, ok := top.Get("skipped"); ok && sk != false {
+			continue
+		}
+		top = top.Copy()
+		cur := top
+		var sub []any
+	walk:
+		for i, k := range path {
+			v, ok := cur.Get(k)
+			if !ok {
+				if skipMissing {
+					continue
+				}
+				fail("could not find '%s' key in iterated item '%s'", k, toStr(cur))
+			}
+			if i < len(path)-1 {
+				next := asOrdered(norm(v))
+				if next == nil {
+					if skipMissing {
+						continue
+					}
+					fail("the key %s should point to a dictionary, got '%s'", k, toStr(v))
+				}
+				next = next.Copy()
+				cur.Set(k, next)
+				cur = next
+				continue
+			}
+			l, isList := norm(v).([]any)
+			if !isList {
+				fail("the key %s should point to a list, got '%s'", k, toStr(v))
+			}
+			cur.Delete(k)
+			sub = l
+			break walk
+		}
+		for _, e := range sub {
+			out = append(out, tuple{top, e})
 		}
 	}
 	return out

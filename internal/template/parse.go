@@ -111,6 +111,13 @@ type (
 		f    *filterExpr
 		body []node
 	}
+	// blockNode is {% block name [scoped] [required] %}.
+	blockNode struct {
+		name   string
+		body   []node
+		scoped bool
+	}
+	extendsNode struct{ x expr }
 )
 
 // parsed is a parsed template.
@@ -122,6 +129,8 @@ type parsed struct {
 	trailingNL int
 	// size is the source's length, the first guess for the output's
 	size int
+	// blocks are the template's {% block %}s by name, nested ones too
+	blocks map[string]*blockNode
 }
 
 // restoreNewlines appends the trailing newlines Jinja2 dropped.
@@ -149,6 +158,7 @@ type parser struct {
 	// (_escape_backslashes), except for template files.
 	rawStrings bool
 	inVar      bool
+	blocks     map[string]*blockNode
 }
 
 type SyntaxError struct {
@@ -185,11 +195,11 @@ type tokSource struct {
 	src  string        // for the line of a lexer error
 }
 
-func newTokSource(src string) (*tokSource, error) {
+func newTokSource(src string, cfg *config.Config) (*tokSource, error) {
 	if len(src) > streamLexAbove {
-		return streamTokens(src), nil
+		return streamTokens(src, cfg), nil
 	}
-	toks, err := lexAll(src)
+	toks, err := lexAll(src, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +245,8 @@ func (ts *tokSource) release(keep int) {
 // streamTokens starts gonja's channel lexer on src. A panic in the lexer
 // goroutine becomes a SyntaxError like in lexAll; stop drains what the
 // lexer still sends so that it can end.
-func streamTokens(src string) *tokSource {
-	l := tokens.NewLexer(src, lexConfig)
+func streamTokens(src string, cfg *config.Config) *tokSource {
+	l := tokens.NewLexer(src, cfg)
 	panicked := make(chan any, 1)
 	go func() {
 		defer func() {
@@ -274,13 +284,13 @@ func lexError(src string, t *tokens.Token) *SyntaxError {
 	return &SyntaxError{Line: line, Msg: t.Val}
 }
 
-func lexAll(src string) (toks []*tokens.Token, err error) {
+func lexAll(src string, cfg *config.Config) (toks []*tokens.Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &SyntaxError{Msg: fmt.Sprint(r)}
 		}
 	}()
-	st := tokens.LexAll(src, lexConfig)
+	st := tokens.LexAll(src, cfg)
 	for {
 		t := st.Current()
 		if t == nil {
@@ -304,7 +314,13 @@ func lexAll(src string) (toks []*tokens.Token, err error) {
 }
 
 func parseTemplate(src string, rawStrings bool) (p *parsed, err error) {
-	ts, err := newTokSource(src)
+	return parseTemplateWith(src, rawStrings, lexConfig)
+}
+
+// parseTemplateWith parses src lexed with cfg's delimiters and block
+// whitespace settings.
+func parseTemplateWith(src string, rawStrings bool, cfg *config.Config) (p *parsed, err error) {
+	ts, err := newTokSource(src, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -325,12 +341,12 @@ func parseTemplate(src string, rawStrings bool) (p *parsed, err error) {
 	if end != "" {
 		ps.fail("unexpected '%s'", end)
 	}
-	return &parsed{nodes: nodes, trailingNL: len(src) - len(strings.TrimRight(src, "\n")), size: len(src)}, nil
+	return &parsed{nodes: nodes, trailingNL: len(src) - len(strings.TrimRight(src, "\n")), size: len(src), blocks: ps.blocks}, nil
 }
 
 // parseExprString parses a bare expression (when:, that:).
 func parseExprString(src string) (x expr, err error) {
-	toks, err := lexAll("{{ " + src + " }}")
+	toks, err := lexAll("{{ "+src+" }}", lexConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -604,6 +620,38 @@ func (p *parser) parseStatement(name string) node {
 		if p.acceptName("with") || p.acceptName("without") {
 			p.acceptName("context")
 		}
+		p.endBlock()
+		return n
+	case "block":
+		n := &blockNode{name: p.expect(tokens.Name, "block name").Val}
+		for p.acceptName("scoped") || p.acceptName("required") {
+			if p.toks.at(p.pos-1).Val == "scoped" {
+				n.scoped = true
+			}
+		}
+		p.endBlock()
+		if _, dup := p.blocks[n.name]; dup {
+			p.fail("block '%s' defined twice", n.name)
+		}
+		if p.blocks == nil {
+			p.blocks = map[string]*blockNode{}
+		}
+		p.blocks[n.name] = n
+		body, end := p.parseBody()
+		if end != "endblock" {
+			p.fail("unexpected end of template, expected 'endblock'")
+		}
+		if t := p.cur(); t.Type == tokens.Name {
+			if t.Val != n.name {
+				p.fail("mismatching name in endblock: '%s' (block '%s')", t.Val, n.name)
+			}
+			p.pos++
+		}
+		p.endBlock()
+		n.body = body
+		return n
+	case "extends":
+		n := &extendsNode{x: p.parseExpr()}
 		p.endBlock()
 		return n
 	case "macro":

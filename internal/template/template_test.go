@@ -323,7 +323,7 @@ func TestQuery(t *testing.T) {
 		{"dict", []any{"{{ d }}"}, nil, `[{"key": "zeta", "value": 1}, {"key": "alpha", "value": 2}]`},
 		{"items", []any{1, []any{2, 3}}, nil, `[1, 2, 3]`}, // with_items: [1, [2, 3]]
 		{"sequence", []any{"start=1 end=3 format=n%d"}, nil, `["n1", "n2", "n3"]`},
-		{"subelements", []any{[]any{map[string]any{"n": 1, "l": []any{"a", "b"}}}, "l"}, nil, `[[{"l": ["a", "b"], "n": 1}, "a"], [{"l": ["a", "b"], "n": 1}, "b"]]`},
+		{"subelements", []any{[]any{map[string]any{"n": 1, "l": []any{"a", "b"}}}, "l"}, nil, `[[{"n": 1}, "a"], [{"n": 1}, "b"]]`},
 		{"file", []any{"c.txt"}, nil, `["files/c.txt"]`},
 	}
 	for _, c := range cases {
