@@ -392,7 +392,30 @@ func (r *Runner) templateVars(pl *play, sc *scope, t *playbook.Task, args map[st
 	return template.Vars(merge(vars, extra))
 }
 
-func (r *Runner) renderTemplateText(pl *play, sc *scope, t *playbook.Task, text string, vars template.Vars) (string, error) {
-	e := r.tmpl.WithSearchPaths(r.searchDirs(pl, sc, t, "templates"))
-	return e.RenderString(text, vars)
+// renderTemplateText renders a template file's text for the template
+// module: its arguments trim_blocks, lstrip_blocks and the *_start_string/
+// *_end_string delimiters, then the file's own '#jinja2:' first line, set
+// how it is read, as in Ansible.
+func (r *Runner) renderTemplateText(pl *play, sc *scope, t *playbook.Task, text string, vars template.Vars, args map[string]any) (string, error) {
+	o := template.DefaultTextOptions()
+	if b, ok := args["trim_blocks"].(bool); ok {
+		o.TrimBlocks = b
+	}
+	if b, ok := args["lstrip_blocks"].(bool); ok {
+		o.LstripBlocks = b
+	}
+	for name, dst := range map[string]*string{
+		"variable_start_string": &o.VariableStart, "variable_end_string": &o.VariableEnd,
+		"block_start_string": &o.BlockStart, "block_end_string": &o.BlockEnd,
+		"comment_start_string": &o.CommentStart, "comment_end_string": &o.CommentEnd,
+	} {
+		if v, ok := args[name].(string); ok && v != "" {
+			*dst = v
+		}
+	}
+	if err := o.Validate(); err != nil {
+		return "", err
+	}
+	e := r.tmpl.WithSearchPaths(r.searchDirs(pl, sc, t, "templates")).WithOptions(o)
+	return e.RenderTemplate(text, vars)
 }

@@ -914,7 +914,7 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 	}
 	if info.Name == "template" {
 		tvars := r.templateVars(pl, sc, t, args, vars)
-		mt.Render = func(text string) (string, error) { return r.renderTemplateText(pl, sc, t, text, tvars) }
+		mt.Render = func(text string) (string, error) { return r.renderTemplateText(pl, sc, t, text, tvars, args) }
 	}
 	mres, err := info.New().Run(ctx, mt)
 	out := report.TaskResult{Values: mres.Values, Diffs: mres.Diffs, Resources: mres.Resources, Msg: mres.Msg, Changed: mres.Changed}
