@@ -858,6 +858,11 @@ func (r *Runner) action(ctx context.Context, pl *play, sc *scope, t *playbook.Ta
 	if err != nil {
 		return report.TaskResult{Status: report.StatusFailed, Msg: undefinedMsg(t, err)}
 	}
+	if info.Name == "copy" {
+		if err := r.copyContentJSON(t, raw, vars); err != nil {
+			return report.TaskResult{Status: report.StatusFailed, Msg: undefinedMsg(t, err)}
+		}
+	}
 	var args module.Args
 	if info.Spec != nil {
 		args, err = info.Spec.Validate(raw)
@@ -1031,6 +1036,31 @@ func (r *Runner) taskEnv(t *playbook.Task, sc *scope, vars template.Vars) (map[s
 		}
 	}
 	return env, nil
+}
+
+// copyContentJSON is what Ansible's copy action does with a content that is
+// a dict or a list: the file holds it as json.dumps writes it (", " and
+// ": ", keys in their order), not Python's repr.
+func (r *Runner) copyContentJSON(t *playbook.Task, raw map[string]any, vars template.Vars) error {
+	c, ok := t.Args["content"]
+	if !ok {
+		return nil
+	}
+	switch raw["content"].(type) {
+	case map[string]any, []any:
+	default:
+		return nil
+	}
+	v, err := r.unvaultValue(c)
+	if err != nil {
+		return err
+	}
+	ordered, err := r.tmpl.RenderData(v, vars) // the dict's order, before ToGo
+	if err != nil {
+		return err
+	}
+	raw["content"] = template.JSON(ordered)
+	return nil
 }
 
 // undefinedMsg is Ansible's message for a task whose arguments do not

@@ -1089,6 +1089,10 @@ func combine(a, b *Map, rec bool, listMerge string) *Map {
 
 // toJSON encodes like Python's json.dumps (", " and ": " separators when
 // compact, as Ansible's to_json does).
+// JSON is v as Python's json.dumps writes it by default: ", " and ": ",
+// dict keys in their order.
+func JSON(v any) string { return toJSON(v, "", false) }
+
 func toJSON(v any, indent string, sortKeys bool) string {
 	var b strings.Builder
 	writeJSON(&b, v, indent, "", sortKeys)

@@ -19,7 +19,7 @@ func copySpec() module.Spec {
 	return commonSpec(module.Spec{
 		"src":                {Type: module.TypePath},
 		"_original_basename": {Type: module.TypeStr},
-		"content":            {Type: module.TypeStr, NoLog: true},
+		"content":            {Type: module.TypeRaw, NoLog: true}, // a dict or list becomes JSON (the engine, as the copy action)
 		"dest":               {Type: module.TypePath, Required: true},
 		"backup":             {Type: module.TypeBool, Default: false},
 		"force":              {Type: module.TypeBool, Default: true, Aliases: []string{"thirsty"}},
