@@ -457,3 +457,24 @@ func TestVaultAskPass(t *testing.T) {
 		t.Error("a file was written without the vault password")
 	}
 }
+
+// TestVaultInlineWrongPassword: a !vault value no password decrypts fails
+// the task that uses it, as in Ansible; its ciphertext is never written.
+func TestVaultInlineWrongPassword(t *testing.T) {
+	gneedTool(t, "ansible-vault")
+	bin := tendBinary(t)
+	dir := t.TempDir()
+	gwrite(t, filepath.Join(dir, "pw"), "right\n")
+	gwrite(t, filepath.Join(dir, "wrong"), "wrong\n")
+	inline, _, _ := grun(t, dir, "ansible-vault", "encrypt_string", "--vault-password-file", "pw", "--name", "token", "the-secret")
+	gwrite(t, filepath.Join(dir, "vars.yml"), inline)
+	out := filepath.Join(dir, "out")
+	gwrite(t, filepath.Join(dir, "pb.yml"), fmt.Sprintf("- hosts: localhost\n  gather_facts: false\n  vars_files: [vars.yml]\n  tasks:\n    - copy:\n        dest: %s\n        content: \"{{ token }}\"\n", out))
+	o, e, code := grun(t, dir, bin, "playbook", "-i", "localhost,", "-c", "local", "--vault-password-file", "wrong", "pb.yml")
+	if code != 2 || !strings.Contains(o+e, "token") || !strings.Contains(o+e, "vault") {
+		t.Errorf("exit %d, want 2 and an error naming token and the vault:\n%s%s", code, o, e)
+	}
+	if data, err := os.ReadFile(out); err == nil {
+		t.Errorf("the task wrote %q", data)
+	}
+}

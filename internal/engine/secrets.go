@@ -185,7 +185,9 @@ func (r *Runner) unvault(v template.Vars) {
 		if d, err := r.unvaultValue(x); err == nil {
 			v[k] = d
 		} else {
-			r.opts.Log.Warn("vault", "var", k, "err", err)
+			// using it fails the task, as in Ansible; it never renders
+			// as its ciphertext
+			v[k] = template.Undefined(k, fmt.Sprintf("%s: %v", k, err))
 		}
 	}
 }

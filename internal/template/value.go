@@ -126,6 +126,11 @@ type undef struct {
 	msg  string // full message when not a plain variable
 }
 
+// Undefined is a value that fails, with msg, wherever a template uses it:
+// for a variable that exists but cannot be given, such as a !vault value
+// no password decrypts.
+func Undefined(name, msg string) any { return &undef{name: name, msg: msg} }
+
 func (u *undef) err() error {
 	if u.msg != "" {
 		return &UndefinedError{Name: u.name, Msg: u.msg}
