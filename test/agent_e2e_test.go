@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,14 +36,28 @@ type agentEnv struct {
 	logs   bytes.Buffer
 }
 
+// handedOut are the addresses freeAddr gave in this test process: the
+// kernel may give a port it just freed again, and two agents started one
+// after the other then got the same one (seen in CI).
+var handedOut sync.Map
+
+// freeAddr returns a 127.0.0.1 address nothing listens on now and that no
+// other freeAddr call in this process returned.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port on 127.0.0.1 after 100 tries")
+	return ""
 }
 
 // playbook writes content into out/managed.txt.
