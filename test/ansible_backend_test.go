@@ -24,8 +24,24 @@ import (
 	_ "github.com/tend-project/tend/internal/module/all" // what is native
 )
 
-// notNative is a module tend does not implement; the tests need one.
-const notNative = "ansible.builtin.tempfile"
+// notNative is a module tend does not implement; the tests need one. It is
+// Ansible's own tempfile module installed as a playbook-adjacent collection
+// (scratchPath), so no native module tend gains can take its place (tend
+// has a native ansible.builtin.tempfile since session 3).
+const notNative = "tendtest.scratch.tempfile"
+
+// scratchPath is where notNative lives, relative to the playbook.
+const scratchPath = "collections/ansible_collections/tendtest/scratch/plugins/modules/tempfile.py"
+
+// scratchModule is the source of notNative: ansible-core's tempfile module.
+func scratchModule(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/usr/lib/python3/dist-packages/ansible/modules/tempfile.py")
+	if err != nil {
+		t.Skipf("ansible-core's tempfile module: %v", err)
+	}
+	return string(b)
+}
 
 func needAnsible(t *testing.T) {
 	t.Helper()
@@ -111,6 +127,7 @@ func TestAnsibleBackendAuto(t *testing.T) {
     - name: remember it
       copy: {dest: %[1]s/which, content: "{{ tf.path }}"}
 `, out, notNative))
+	writeFile(t, filepath.Join(dir, scratchPath), scratchModule(t))
 
 	// native alone refuses the module ...
 	r := runTend(t, bin, dir, nil, "playbook", "--backend", "native", "-c", "local", "-i", "localhost,", "pb.yml")
@@ -280,6 +297,7 @@ func TestAnsibleBackendExitCodes(t *testing.T) {
     - name: never reached
       debug: {msg: x}
 `, notNative, dir))
+	writeFile(t, filepath.Join(dir, scratchPath), scratchModule(t))
 	writeFile(t, filepath.Join(dir, "unreachable.yml"), `- hosts: all
   gather_facts: false
   tasks:
@@ -429,7 +447,7 @@ state_dir: %s
 		}
 	}()
 
-	rev1 := repo.Commit(map[string]string{"local.yml": local("")})
+	rev1 := repo.Commit(map[string]string{"local.yml": local(""), scratchPath: scratchModule(t)})
 	if code := agentOnce(); code != 0 {
 		t.Fatalf("agent --once exited %d", code)
 	}
@@ -476,7 +494,7 @@ state_dir: %s
 	}
 
 	// a commit whose Ansible run fails is a failed run
-	rev2 := repo.Commit(map[string]string{"local.yml": local(`    - name: it breaks
+	rev2 := repo.Commit(map[string]string{scratchPath: scratchModule(t), "local.yml": local(`    - name: it breaks
       command: /bin/false
 `)})
 	if code := agentOnce(); code == 0 {
