@@ -73,8 +73,9 @@ func ParseJinjaHeader(text string, base TextOptions) (TextOptions, string, error
 	eol := strings.IndexByte(text, '\n')
 	var line string
 	if eol < 0 {
-		// Python's data[len(prefix):-1], and data[0:] stays the whole text
-		line = text[len(jinjaHeader) : len(text)-1]
+		// Python's data[len(prefix):-1] (clamped: "#jinja2:" alone gives
+		// ""), and data[0:] stays the whole text
+		line = text[len(jinjaHeader):max(len(text)-1, len(jinjaHeader))]
 	} else {
 		line, text = text[len(jinjaHeader):eol], text[eol+1:]
 	}

@@ -48,6 +48,15 @@ func TestParseJinjaHeader(t *testing.T) {
 	if _, _, err := ParseJinjaHeader("#jinja2: variable_start_string: ''\nx", base); err == nil {
 		t.Error("want an error for an empty delimiter")
 	}
+	// a header and nothing else (found by FuzzTemplateFile: it panicked)
+	for _, h := range []string{"#jinja2:", "#jinja2:x", "#jinja2: trim_blocks: False"} {
+		if _, _, err := ParseJinjaHeader(h, base); err == nil && h == "#jinja2:" {
+			t.Errorf("%q: an empty override list parsed", h)
+		}
+	}
+	if o, _, err := ParseJinjaHeader("#jinja2: trim_blocks: False!", base); err != nil || o.TrimBlocks {
+		t.Errorf("a header without a newline drops its last character, as Python's data[8:-1]: %+v %v", o, err)
+	}
 	if o, rest, _ := ParseJinjaHeader("no header", base); o != base || rest != "no header" {
 		t.Errorf("no header: %+v %q", o, rest)
 	}
