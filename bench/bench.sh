@@ -48,7 +48,7 @@ measure() {
 # bench TOOL RUNS -> sets first_ms noop_ms first_rss noop_rss (best of RUNS)
 bench() {
 	local tool=$1 runs=$2 i root f n
-	first_ms= noop_ms= first_rss=0 noop_rss=0
+	first_ms='' noop_ms='' first_rss=0 noop_rss=0
 	for ((i = 0; i < runs; i++)); do
 		root="$work/root-$tool-$i"
 		mkdir -p "$root"
@@ -56,8 +56,10 @@ bench() {
 		read -r n rn < <(measure "$tool" "$root")
 		if [ -z "$first_ms" ] || [ "$f" -lt "$first_ms" ]; then first_ms=$f; fi
 		if [ -z "$noop_ms" ] || [ "$n" -lt "$noop_ms" ]; then noop_ms=$n; fi
-		[ "$rf" != - ] && [ "$rf" -gt "$first_rss" ] && first_rss=$rf
-		[ "$rn" != - ] && [ "$rn" -gt "$noop_rss" ] && noop_rss=$rn
+		# if, not &&: a false test as the loop's last command would make
+		# bench return 1, and set -e end the script without a word
+		if [ "$rf" != - ] && [ "$rf" -gt "$first_rss" ]; then first_rss=$rf; fi
+		if [ "$rn" != - ] && [ "$rn" -gt "$noop_rss" ]; then noop_rss=$rn; fi
 	done
 }
 
