@@ -461,7 +461,8 @@ func (f *finder) contentMatches(ctx context.Context, p string) (bool, error) {
 	return false, nil
 }
 
-// statInfo is find.py's statinfo of an lstat'ed entry.
+// statInfo is find.py's statinfo of an lstat'ed entry; stat returns the
+// same fields.
 func statInfo(ctx context.Context, h host.Host, e host.FileInfo) map[string]any {
 	m := e.Mode
 	perm := e.Perm()

@@ -166,7 +166,7 @@ func marshal(t *testing.T, v any) string {
 var (
 	backupName = regexp.MustCompile(`\.\d+\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~`)
 	// volatile values: times, inodes and devices
-	volatile = regexp.MustCompile(`(?m)("?(?:mtime|atime|inode|dev)"?: )[0-9.e+]+`)
+	volatile = regexp.MustCompile(`(?m)("?(?:mtime|atime|ctime|inode|dev)"?: )[0-9.e+]+`)
 )
 
 // normalize makes a result independent of the temp dir and the clock.

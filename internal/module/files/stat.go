@@ -8,7 +8,6 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"hash"
-	"io/fs"
 
 	"github.com/tend-project/tend/internal/host"
 	"github.com/tend-project/tend/internal/module"
@@ -53,45 +52,15 @@ func runStat(ctx context.Context, t *module.Task) (module.Result, error) {
 	if !fi.Exists {
 		return module.Result{Values: map[string]any{"stat": map[string]any{"exists": false}}}, nil
 	}
-	m := fi.Mode
-	perm := fi.Perm()
-	st := map[string]any{
-		"exists":  true,
-		"path":    p,
-		"mode":    octal(perm),
-		"isdir":   m.IsDir(),
-		"ischr":   m&fs.ModeCharDevice != 0,
-		"isblk":   m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0,
-		"isreg":   m.IsRegular(),
-		"isfifo":  m&fs.ModeNamedPipe != 0,
-		"islnk":   m&fs.ModeSymlink != 0,
-		"issock":  m&fs.ModeSocket != 0,
-		"uid":     fi.UID,
-		"gid":     fi.GID,
-		"size":    fi.Size,
-		"inode":   fi.Inode,
-		"dev":     fi.Dev,
-		"nlink":   fi.Nlink,
-		"mtime":   unixFloat(fi.ModTime),
-		"wusr":    perm&0200 != 0,
-		"rusr":    perm&0400 != 0,
-		"xusr":    perm&0100 != 0,
-		"wgrp":    perm&0020 != 0,
-		"rgrp":    perm&0040 != 0,
-		"xgrp":    perm&0010 != 0,
-		"woth":    perm&0002 != 0,
-		"roth":    perm&0004 != 0,
-		"xoth":    perm&0001 != 0,
-		"isuid":   perm&04000 != 0,
-		"isgid":   perm&02000 != 0,
-		"pw_name": h.UserName(ctx, fi.UID),
-		"gr_name": h.GroupName(ctx, fi.GID),
-	}
+	// the same fields as find's (mode as "%04o", atime and ctime too),
+	// as Ansible's stat and find both build them from os.stat
+	st := statInfo(ctx, h, fi)
+	st["exists"], st["path"] = true, p
 	if fi.IsSymlink() {
 		st["lnk_source"] = realPath(ctx, h, p)
 		st["lnk_target"] = fi.LinkTarget
 	}
-	if m.IsRegular() && a.Bool("get_checksum") {
+	if fi.Mode.IsRegular() && a.Bool("get_checksum") {
 		data, err := h.ReadFile(ctx, p)
 		if err == nil {
 			st["checksum"] = hashHex(a.String("checksum_algorithm"), data)
