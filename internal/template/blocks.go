@@ -72,15 +72,7 @@ func (sc *scope) execExtends(n *extendsNode) {
 	if tc.depth >= maxIncludeDepth {
 		panic(tplError{fmt.Errorf("maximum recursion depth exceeded: templates extend each other (%d levels)", maxIncludeDepth)})
 	}
-	name := toStr(sc.eval(n.x))
-	path, err := sc.st.e.findFile(name, sc.st.dir, sc.st.varSearchPaths()...)
-	if err != nil {
-		panic(tplError{fmt.Errorf("template not found: %s", name)})
-	}
-	p, err := sc.st.e.parseFile(path)
-	if err != nil {
-		panic(tplError{err})
-	}
+	p, path := sc.loadTemplate(toStr(sc.eval(n.x)), true)
 	tc.depth++
 	tc.parent, tc.parentDir = p, filepath.Dir(path)
 	tc.add(p, tc.parentDir)

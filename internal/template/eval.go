@@ -281,16 +281,9 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		}
 	case *includeNode:
 		name := toStr(sc.eval(n.x))
-		path, err := sc.st.e.findFile(name, sc.st.dir, sc.st.varSearchPaths()...)
-		if err != nil {
-			if n.ignoreMissing {
-				return
-			}
-			panic(tplError{fmt.Errorf("template not found: %s", name)})
-		}
-		p, err := sc.st.e.parseFile(path)
-		if err != nil {
-			panic(tplError{err})
+		p, path := sc.loadTemplate(name, !n.ignoreMissing)
+		if p == nil {
+			return
 		}
 		if sc.st.depth >= maxIncludeDepth {
 			panic(tplError{fmt.Errorf("maximum recursion depth exceeded: %s includes itself (%d levels)", name, maxIncludeDepth)})
@@ -304,14 +297,7 @@ func (sc *scope) exec(n node, out *strings.Builder) {
 		sc.st.depth--
 	case *importNode:
 		name := toStr(sc.eval(n.x))
-		path, err := sc.st.e.findFile(name, sc.st.dir, sc.st.varSearchPaths()...)
-		if err != nil {
-			panic(tplError{fmt.Errorf("template not found: %s", name)})
-		}
-		p, err := sc.st.e.parseFile(path)
-		if err != nil {
-			panic(tplError{err})
-		}
+		p, path := sc.loadTemplate(name, true)
 		mod := sc.child()
 		old := sc.st.dir
 		sc.st.dir = filepath.Dir(path)
@@ -1201,4 +1187,22 @@ func errOf(r any) error {
 func hasKey(m map[string]any, k string) bool {
 	_, ok := m[k]
 	return ok
+}
+
+// loadTemplate finds a template that {% include %}, {% import %} or
+// {% extends %} names, through the search paths, and parses it. A missing
+// one fails the render when must, else gives nil.
+func (sc *scope) loadTemplate(name string, must bool) (*parsed, string) {
+	path, err := sc.st.e.findFile(name, sc.st.dir, sc.st.varSearchPaths()...)
+	if err != nil {
+		if !must {
+			return nil, ""
+		}
+		panic(tplError{fmt.Errorf("template not found: %s", name)})
+	}
+	p, err := sc.st.e.parseFile(path)
+	if err != nil {
+		panic(tplError{err})
+	}
+	return p, path
 }
