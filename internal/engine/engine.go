@@ -154,6 +154,11 @@ func (r *Runner) Run(ctx context.Context, pb *playbook.Playbook) (*report.Report
 			return r.rep, err
 		}
 	}
+	if r.opts.StartAt != "" && !r.startDone {
+		// a mistyped name ran nothing: say so, as ansible-playbook does
+		// (it too exits 0)
+		r.opts.Sink.Warn(fmt.Sprintf("No matching task %q found. Note: --start-at-task can only follow static includes.", r.opts.StartAt))
+	}
 	return r.rep, nil
 }
 

@@ -65,12 +65,15 @@ const parallelPlaybook = `
 `
 
 // collect is a report.Sink that keeps the results.
-type collect struct{ results []report.TaskResult }
+type collect struct {
+	results []report.TaskResult
+	warns   []string
+}
 
 func (c *collect) PlayStart(string, []string)     {}
 func (c *collect) TaskStart(string, bool)         {}
 func (c *collect) TaskResult(r report.TaskResult) { c.results = append(c.results, r) }
-func (c *collect) Warn(string)                    {}
+func (c *collect) Warn(m string)                  { c.warns = append(c.warns, m) }
 func (c *collect) End(*report.Report)             {}
 
 func TestParallelHostsSharedState(t *testing.T) {
@@ -142,5 +145,36 @@ func TestParallelHostsSharedState(t *testing.T) {
 	}
 	if rep.Stats["h1"].Changed == 0 {
 		t.Errorf("recap for h1: %+v", rep.Stats["h1"])
+	}
+}
+
+// TestStartAtTaskNoMatch: a --start-at-task that names no task runs
+// nothing and says so (a typo must not look like a clean run).
+func TestStartAtTaskNoMatch(t *testing.T) {
+	dir := t.TempDir()
+	root := t.TempDir()
+	pbPath := filepath.Join(dir, "site.yml")
+	pb := "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: first\n      copy: {dest: \"{{ root }}/first\", content: x}\n"
+	if err := os.WriteFile(pbPath, []byte(pb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(pbPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		start   string
+		ran     bool
+		warning bool
+	}{{"firts", false, true}, {"fir*", true, false}} {
+		sink := &collect{}
+		os.Remove(filepath.Join(root, "first"))
+		if _, err := New(Options{Sink: sink, StartAt: c.start, ExtraVars: map[string]any{"root": root}}).Run(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		_, statErr := os.Stat(filepath.Join(root, "first"))
+		if (statErr == nil) != c.ran || (len(sink.warns) > 0) != c.warning {
+			t.Errorf("--start-at-task %q: ran=%v warnings=%q", c.start, statErr == nil, sink.warns)
+		}
 	}
 }
